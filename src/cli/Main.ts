@@ -1,0 +1,156 @@
+import * as Command from "@effect/cli/Command"
+import type * as FileSystem from "@effect/platform/FileSystem"
+import type * as Path from "@effect/platform/Path"
+import { Console, Effect, Option } from "effect"
+import { AllRequestsFailed, InvalidOptions } from "../Errors.ts"
+import { LoadOptions, RampOptions } from "../load/LoadOptions.ts"
+import { runRamp, type StageHooks } from "../load/Stage.ts"
+import * as MockBackend from "../mock/MockBackend.ts"
+import { MockOptions } from "../mock/MockOptions.ts"
+import { formatErrors, formatTable } from "../report/Table.ts"
+import { currentEnvironment } from "../results/Environment.ts"
+import { RunResult, type StageResult } from "../results/Results.ts"
+import { checkWritable, writeResults } from "../results/WriteResults.ts"
+import { TOOL, VERSION } from "../Version.ts"
+import * as Flags from "./Flags.ts"
+
+type Mode = "drive" | "serve-mock" | "mock-direct" | "mock-backend"
+
+const pickMode = (mock: Flags.MockFlags, url: Option.Option<string>): Effect.Effect<Mode, InvalidOptions> => {
+  const chosen = [mock.serveMock && "--serve-mock", mock.mockDirect && "--mock-direct", mock.mockBackend && "--mock-backend"].filter(
+    (x): x is string => typeof x === "string"
+  )
+  if (chosen.length > 1) return Effect.fail(new InvalidOptions({ flag: chosen.join(" and "), detail: "pick one mode" }))
+  if (chosen.length === 1 && Option.isSome(url)) {
+    return Effect.fail(new InvalidOptions({ flag: "--url", detail: `cannot be combined with ${chosen[0]} (that mode targets its own server)` }))
+  }
+  if (mock.serveMock) return Effect.succeed("serve-mock")
+  if (mock.mockDirect) return Effect.succeed("mock-direct")
+  if (mock.mockBackend) return Effect.succeed("mock-backend")
+  return Effect.succeed("drive")
+}
+
+const mockOptionsOf = (mock: Flags.MockFlags) =>
+  MockOptions.make({
+    ttftMs: mock.ttftMs,
+    tokens: mock.tokens,
+    tokMs: mock.tokMs,
+    models: mock.models as unknown as readonly [string, ...Array<string>],
+    port: Option.getOrElse(mock.port, () => 0)
+  })
+
+/** Runs the mock alone until interrupted. */
+const serveMock = (options: MockOptions) =>
+  Effect.gen(function* () {
+    const mock = yield* MockBackend.make(options)
+    yield* Console.log(`mock backend listening on ${mock.url} (models: ${options.models.join(", ")})`)
+    yield* Console.error(
+      `mock: ttft ${options.ttftMs} ms, ${options.tokens} tokens, ${options.tokMs} ms/token; Ollama /api/* and OpenAI /v1/*; Ctrl-C to stop`
+    )
+    return yield* Effect.never
+  }).pipe(Effect.scoped)
+
+export interface RunOutcome {
+  readonly stages: ReadonlyArray<StageResult>
+}
+
+const handler = (args: { readonly load: Flags.LoadFlags; readonly mock: Flags.MockFlags }) =>
+  Effect.gen(function* () {
+    const { load, mock } = args
+    const mode = yield* pickMode(mock, load.url)
+    const mockOptions = mockOptionsOf(mock)
+    if (mode === "serve-mock") return yield* serveMock(mockOptions)
+
+    const levels = Option.getOrElse(load.ramp, () => [load.concurrency] as ReadonlyArray<number>)
+    const usesMock = mode !== "drive"
+    const model = Option.getOrElse(load.model, () => (usesMock ? mockOptions.models[0] : "mock"))
+    const loadOptions = LoadOptions.make({
+      url: Option.getOrElse(load.url, () => "http://127.0.0.1:12434"),
+      api: load.api,
+      stream: load.stream,
+      concurrency: levels[0]!,
+      durationSeconds: load.duration,
+      requests: Option.getOrUndefined(load.requests),
+      warmupSeconds: load.warmup,
+      timeoutSeconds: load.timeout,
+      model,
+      prompt: load.prompt,
+      expectTokens: usesMock ? mockOptions.tokens : undefined
+    })
+    const jsonPath = Option.getOrUndefined(load.json)
+    if (jsonPath !== undefined) yield* checkWritable(jsonPath)
+
+    const startedAt = new Date()
+    const stages: Array<StageResult> = []
+    const hooks: StageHooks = { onStageEnd: (r) => void stages.push(r) }
+    const settings: Record<string, unknown> = {
+      ...LoadOptions.make(loadOptions),
+      levels,
+      ...(usesMock ? { mock: { ...mockOptions } } : {})
+    }
+
+    /** Prints the table and writes --json: after success, failure or interruption alike. */
+    const report = (interrupted: boolean, error?: string) =>
+      Effect.gen(function* () {
+        if (stages.length > 0) {
+          yield* Console.log(formatTable(stages))
+          const errs = formatErrors(stages)
+          if (errs) yield* Console.log(errs)
+        }
+        if (jsonPath !== undefined) {
+          const result = RunResult.make({
+            schemaVersion: 1,
+            mode,
+            settings,
+            environment: currentEnvironment(startedAt),
+            stages,
+            interrupted,
+            ...(error !== undefined ? { error } : {})
+          })
+          yield* writeResults(jsonPath, result)
+          yield* Console.error(`results written to ${jsonPath}`)
+        }
+      })
+
+    const ramp = (url: string) =>
+      runRamp(RampOptions.make({ load: LoadOptions.make({ ...loadOptions, url }), levels: levels as readonly [number, ...Array<number>] }), hooks)
+
+    const run: Effect.Effect<unknown, { readonly message: string }, FileSystem.FileSystem | Path.Path> =
+      mode === "mock-direct"
+        ? Effect.gen(function* () {
+            const server = yield* MockBackend.make(mockOptions)
+            yield* Console.error(`mock backend (in-process) on ${server.url}`)
+            return yield* ramp(server.url)
+          }).pipe(Effect.scoped)
+        : mode === "mock-backend"
+          ? Effect.fail(new InvalidOptions({ flag: "--mock-backend", detail: "not available in this build" }))
+          : ramp(loadOptions.url)
+
+    yield* run.pipe(
+      Effect.onInterrupt(() =>
+        Console.error("interrupted: reporting what was measured").pipe(
+          Effect.zipRight(report(true, "interrupted")),
+          Effect.catchAll((e) => Console.error(`${TOOL}: ${e.message}`))
+        )
+      ),
+      Effect.tapError((e) => (stages.length > 0 ? report(true, e.message).pipe(Effect.ignore) : Effect.void))
+    )
+    yield* report(false)
+    const measured = stages.reduce((n, s) => n + s.requests, 0)
+    const ok = stages.reduce((n, s) => n + s.ok, 0)
+    if (measured > 0 && ok === 0) {
+      const byClass: Record<string, number> = {}
+      for (const s of stages) for (const [k, v] of Object.entries(s.errorsByClass)) byClass[k] = (byClass[k] ?? 0) + v
+      return yield* Effect.fail(new AllRequestsFailed({ url: stages[0]!.url, errorsByClass: byClass }))
+    }
+  })
+
+export const command = Command.make("nomyo-load", { load: Flags.load, mock: Flags.mock }, handler).pipe(
+  Command.withDescription(
+    "Load generator and mock LLM backend for the NOMYO Router and any Ollama/OpenAI-compatible proxy. " +
+      "Modes: drive a running router (--url, default), --serve-mock, --mock-direct, --mock-backend."
+  )
+)
+
+export const cli = (argv: ReadonlyArray<string>) =>
+  Command.run(command, { name: TOOL, version: VERSION })(argv)

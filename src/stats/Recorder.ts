@@ -1,0 +1,59 @@
+import type { ErrorClass } from "../load/ErrorClass.ts"
+import { type Histogram, makeHistogram, recordMs } from "./Histogram.ts"
+
+/**
+ * The mutable statistics of one stage. Written synchronously from the request path (one JS
+ * thread: no races), read by the stage at the end and by progress reporters at any time.
+ */
+export class Recorder {
+  readonly latency: Histogram = makeHistogram()
+  readonly ttft: Histogram = makeHistogram()
+  readonly ttfb: Histogram = makeHistogram()
+  readonly itl: Histogram = makeHistogram()
+  readonly tpot: Histogram = makeHistogram()
+
+  ok = 0
+  errors = 0
+  readonly errorsByClass: Record<string, number> = {}
+  readonly errorSamples: Record<string, string> = {}
+  outputChunks = 0
+  reportedTokens = 0
+  /** Output tokens: the server's count where reported, else content chunks. */
+  outputTokens = 0
+  warmupRequests = 0
+  warmupOk = 0
+  readonly warmupErrorsByClass: Record<string, number> = {}
+  inFlight = 0
+
+  recordOk(latencyMs: number, ttfbMs: number, ttftMs: number, chunks: number, reported: number, gaps: ArrayLike<number>, gapCount: number): void {
+    this.ok++
+    recordMs(this.latency, latencyMs)
+    if (ttfbMs >= 0) recordMs(this.ttfb, ttfbMs)
+    if (ttftMs >= 0) recordMs(this.ttft, ttftMs)
+    for (let i = 0; i < gapCount; i++) recordMs(this.itl, gaps[i]!)
+    if (ttftMs >= 0 && chunks >= 2) recordMs(this.tpot, (latencyMs - ttftMs) / (chunks - 1))
+    this.outputChunks += chunks
+    if (reported >= 0) {
+      this.reportedTokens += reported
+      this.outputTokens += reported
+    } else {
+      this.outputTokens += chunks
+    }
+  }
+
+  recordError(cls: ErrorClass, detail: string): void {
+    this.errors++
+    this.errorsByClass[cls] = (this.errorsByClass[cls] ?? 0) + 1
+    if (this.errorSamples[cls] === undefined) this.errorSamples[cls] = detail
+  }
+
+  recordWarmup(ok: boolean, cls: ErrorClass | null): void {
+    this.warmupRequests++
+    if (ok) this.warmupOk++
+    else if (cls !== null) this.warmupErrorsByClass[cls] = (this.warmupErrorsByClass[cls] ?? 0) + 1
+  }
+
+  get requests(): number {
+    return this.ok + this.errors
+  }
+}
