@@ -26,11 +26,33 @@ export class LoadOptions extends Schema.Class<LoadOptions>("LoadOptions")({
   model: Schema.optionalWith(Schema.NonEmptyString, { default: () => "mock" }),
   prompt: Schema.optionalWith(Schema.String, { default: () => DEFAULT_PROMPT }),
   /** Tokens every response must carry (set when the mock is ours); a mismatch counts as `token_mismatch`. */
-  expectTokens: Schema.optional(PositiveInt)
+  expectTokens: Schema.optional(PositiveInt),
+  /**
+   * Open loop: requests per second, sent on schedule whatever the responses do (latency is
+   * measured from each request's scheduled start). Absent: closed loop with `concurrency` clients.
+   */
+  rate: Schema.optional(Schema.Positive),
+  /** Arrival process for `rate`: evenly spaced, or Poisson (exponential gaps, seeded). */
+  arrival: Schema.optionalWith(Schema.Literal("constant", "poisson"), { default: () => "constant" as const }),
+  /** Seed of the Poisson arrival process (same seed, same schedule). */
+  seed: Schema.optionalWith(Schema.Int, { default: () => 1 }),
+  /** Open loop: at most this many requests in flight; arrivals beyond it wait and count as late starts. */
+  maxInFlight: Schema.optionalWith(PositiveInt, { default: () => 1024 }),
+  /** Per-request SLO for goodput: a request is good when ok and within every threshold given. */
+  goodputSlo: Schema.optional(
+    Schema.Struct({
+      latencyMs: Schema.optional(Schema.Positive),
+      ttftMs: Schema.optional(Schema.Positive),
+      tpotMs: Schema.optional(Schema.Positive),
+      ttfbMs: Schema.optional(Schema.Positive)
+    })
+  )
 }) {}
 
-/** A sweep of concurrency levels, one stage each. */
+/** A sweep, one stage per level: concurrency levels (closed loop) or arrival rates (open loop). */
 export class RampOptions extends Schema.Class<RampOptions>("RampOptions")({
   load: LoadOptions,
-  levels: Schema.NonEmptyArray(PositiveInt)
+  levels: Schema.NonEmptyArray(Schema.Positive),
+  /** What the levels are: virtual clients (default) or requests per second. */
+  vary: Schema.optionalWith(Schema.Literal("concurrency", "rate"), { default: () => "concurrency" as const })
 }) {}

@@ -83,8 +83,8 @@ export class VirtualClient implements Dispatcher.DispatchHandler {
     this.bodyChunks.length = 0
     this.parser.reset()
     this.busy = true
-    this.ctx.recorder.inFlight++
     const now = performance.now()
+    this.ctx.recorder.onSend(measured, now - tSched)
     this.deadline = now + this.ctx.timeoutMs
     const spec = this.ctx.spec
     return new Promise<void>((resolve) => {

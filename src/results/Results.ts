@@ -20,10 +20,33 @@ export class Summary extends Schema.Class<Summary>("Summary")({
   hdr: Schema.String
 }) {}
 
+/** Whether the load generator itself kept up (so its stalls are not reported as the router's latency). */
+export class SelfHealth extends Schema.Class<SelfHealth>("SelfHealth")({
+  /** False when the driver was the bottleneck; `warnings` says why. */
+  ok: Schema.Boolean,
+  warnings: Schema.Array(Schema.String),
+  /** Event-loop delay of the driver process during the window (perf_hooks.monitorEventLoopDelay). */
+  loopDelayP99Ms: Schema.Number,
+  loopDelayMaxMs: Schema.Number
+}) {}
+
 export class StageResult extends Schema.Class<StageResult>("StageResult")({
   /** Position in the run, from 0. */
   index: Schema.Int,
+  /** closed: N virtual clients back to back; open: arrivals at `rate` per second. */
+  loadModel: Schema.optionalWith(Schema.Literal("closed", "open"), { default: () => "closed" as const }),
+  /** Virtual clients (closed loop), or the in-flight cap (open loop; 0 = none). */
   concurrency: Schema.Int,
+  /** Requested arrival rate in requests/s (open loop only). */
+  rate: Schema.optional(Schema.Number),
+  /** Arrival process (open loop only). */
+  arrival: Schema.optional(Schema.Literal("constant", "poisson")),
+  /** Scheduled arrivals per second of window that were actually sent (open loop only). */
+  achievedRate: Schema.optional(Schema.Number),
+  /** Requests that could not start at their scheduled time because --max-inflight was reached (open loop). */
+  lateStarts: Schema.optionalWith(Schema.Int, { default: () => 0 }),
+  /** Highest number of requests in flight at once during the window. */
+  peakInFlight: Schema.optionalWith(Schema.Int, { default: () => 0 }),
   api: Api,
   stream: Schema.Boolean,
   url: Schema.String,
@@ -63,7 +86,14 @@ export class StageResult extends Schema.Class<StageResult>("StageResult")({
   /** Completion tokens reported by the server's final chunk, summed over ok requests that reported one. */
   reportedTokens: Schema.Int,
   /** Output tokens per second of window (reported counts, or content chunks where none was reported). */
-  outputTokensPerSecond: Schema.Number
+  outputTokensPerSecond: Schema.Number,
+  /** Actual send − scheduled send, all measured requests (the client's own lag). */
+  dispatchDelay: Schema.optional(Summary),
+  /** Requests per second of window that were ok and met every SLO (only with --slo). */
+  goodput: Schema.optional(Schema.Number),
+  /** Ok requests that met every SLO (only with --slo). */
+  goodRequests: Schema.optional(Schema.Int),
+  selfHealth: Schema.optional(SelfHealth)
 }) {}
 
 export class Environment extends Schema.Class<Environment>("Environment")({
@@ -85,6 +115,40 @@ export class RunResult extends Schema.Class<RunResult>("RunResult")({
   settings: Schema.Record({ key: Schema.String, value: Schema.Unknown }),
   environment: Environment,
   stages: Schema.Array(StageResult),
+  /** Knee of a ramp (see README "Knee"); absent for a single stage. */
+  knee: Schema.optional(
+    Schema.Struct({
+      /** Index into `stages` of the knee level, or null when no level qualifies. */
+      index: Schema.NullOr(Schema.Int),
+      level: Schema.NullOr(Schema.Number),
+      reason: Schema.String
+    })
+  ),
+  /** The --slo given and the highest level that met it. */
+  slo: Schema.optional(
+    Schema.Struct({
+      expression: Schema.String,
+      bestIndex: Schema.NullOr(Schema.Int),
+      bestLevel: Schema.NullOr(Schema.Number),
+      perStage: Schema.Array(Schema.Struct({ index: Schema.Int, met: Schema.Boolean, failed: Schema.Array(Schema.String) }))
+    })
+  ),
+  /** Router overhead per stage (--mock-backend --compare-direct): through the router minus direct to the mock. */
+  overhead: Schema.optional(
+    Schema.Array(
+      Schema.Struct({
+        index: Schema.Int,
+        level: Schema.Number,
+        p50DeltaMs: Schema.Number,
+        p99DeltaMs: Schema.Number,
+        ttftP50DeltaMs: Schema.Number,
+        ttftP99DeltaMs: Schema.Number,
+        rpsRatio: Schema.Number
+      })
+    )
+  ),
+  /** Stages of the direct-to-mock runs (--compare-direct), aligned by index with `stages`. */
+  directStages: Schema.optional(Schema.Array(StageResult)),
   /** True when the run was cut short; `stages` holds what was measured. */
   interrupted: Schema.Boolean,
   /** Why the run ended early, if it did. */

@@ -5,8 +5,19 @@ import { type Histogram, makeHistogram, recordMs } from "./Histogram.ts"
  * The mutable statistics of one stage. Written synchronously from the request path (one JS
  * thread: no races), read by the stage at the end and by progress reporters at any time.
  */
+/** Per-request thresholds for goodput (ms); a request is good when ok and within all of them. */
+export interface GoodputSlo {
+  readonly latencyMs?: number | undefined
+  readonly ttftMs?: number | undefined
+  readonly tpotMs?: number | undefined
+  readonly ttfbMs?: number | undefined
+}
+
 export class Recorder {
+  constructor(private readonly slo?: GoodputSlo) {}
+
   readonly latency: Histogram = makeHistogram()
+  readonly dispatchDelay: Histogram = makeHistogram()
   readonly ttft: Histogram = makeHistogram()
   readonly ttfb: Histogram = makeHistogram()
   readonly itl: Histogram = makeHistogram()
@@ -24,6 +35,21 @@ export class Recorder {
   warmupOk = 0
   readonly warmupErrorsByClass: Record<string, number> = {}
   inFlight = 0
+  peakInFlight = 0
+  /** Measured requests sent (open loop: arrivals that got a slot). */
+  sent = 0
+  /** Open loop: measured arrivals that had to wait for a slot (--max-inflight). */
+  lateStarts = 0
+  goodRequests = 0
+
+  /** A request is about to be written; `dispatchDelayMs` = actual − scheduled send. */
+  onSend(measured: boolean, dispatchDelayMs: number): void {
+    if (++this.inFlight > this.peakInFlight && measured) this.peakInFlight = this.inFlight
+    if (measured) {
+      this.sent++
+      recordMs(this.dispatchDelay, dispatchDelayMs < 0 ? 0 : dispatchDelayMs)
+    }
+  }
 
   recordOk(latencyMs: number, ttfbMs: number, ttftMs: number, chunks: number, reported: number, gaps: ArrayLike<number>, gapCount: number): void {
     this.ok++
@@ -31,7 +57,18 @@ export class Recorder {
     if (ttfbMs >= 0) recordMs(this.ttfb, ttfbMs)
     if (ttftMs >= 0) recordMs(this.ttft, ttftMs)
     for (let i = 0; i < gapCount; i++) recordMs(this.itl, gaps[i]!)
-    if (ttftMs >= 0 && chunks >= 2) recordMs(this.tpot, (latencyMs - ttftMs) / (chunks - 1))
+    const tpotMs = ttftMs >= 0 && chunks >= 2 ? (latencyMs - ttftMs) / (chunks - 1) : -1
+    if (tpotMs >= 0) recordMs(this.tpot, tpotMs)
+    const slo = this.slo
+    if (
+      slo !== undefined &&
+      (slo.latencyMs === undefined || latencyMs <= slo.latencyMs) &&
+      (slo.ttftMs === undefined || (ttftMs >= 0 && ttftMs <= slo.ttftMs)) &&
+      (slo.ttfbMs === undefined || (ttfbMs >= 0 && ttfbMs <= slo.ttfbMs)) &&
+      (slo.tpotMs === undefined || tpotMs < 0 || tpotMs <= slo.tpotMs)
+    ) {
+      this.goodRequests++
+    }
     this.outputChunks += chunks
     if (reported >= 0) {
       this.reportedTokens += reported
