@@ -3,6 +3,7 @@ import * as Options from "@effect/cli/Options"
 import * as ValidationError from "@effect/cli/ValidationError"
 import { Effect, Option } from "effect"
 import { DEFAULT_PROMPT } from "../load/LoadOptions.ts"
+import { extraColumnNames } from "../report/Table.ts"
 
 /** A one-line usage error naming the flag; @effect/cli prints it and we exit 2. */
 export const invalid = (message: string) => ValidationError.invalidValue(HelpDoc.p(message))
@@ -96,6 +97,65 @@ export const load = Options.all({
   json: Options.text("json").pipe(Options.withDescription("Also write the full results as JSON to this path"), Options.optional)
 })
 
+/** "5,10,20" or "2.5,5" → rates; anything else is a clear error. */
+export const parseRates = (text: string): ReadonlyArray<number> | string => {
+  const parts = text.split(",").map((p) => p.trim())
+  if (parts.some((p) => !/^(\d+\.?\d*|\.\d+)$/.test(p) || Number(p) <= 0)) {
+    return `--ramp-rate expects comma-separated rates > 0 in requests/s, e.g. 5,10,20; got "${text}"`
+  }
+  return parts.map(Number)
+}
+
+// ── open loop and output ──────────────────────────────────────────────────────────────────
+export const openLoop = Options.all({
+  rate: positiveNumber("rate").pipe(
+    Options.withPseudoName("REQ/S"),
+    Options.withDescription("Open loop: send this many requests per second on schedule, whatever the responses do"),
+    Options.optional
+  ),
+  rampRate: Options.text("ramp-rate").pipe(
+    Options.withPseudoName("R1,R2,..."),
+    Options.withDescription("Open-loop sweep: one stage per arrival rate, e.g. 5,10,20"),
+    Options.mapEffect((t) => {
+      const rates = parseRates(t)
+      return typeof rates === "string" ? Effect.fail(invalid(rates)) : Effect.succeed(rates)
+    }),
+    Options.optional
+  ),
+  arrival: Options.text("arrival").pipe(
+    Options.withPseudoName("constant|poisson"),
+    Options.withDescription("Open-loop arrival process: evenly spaced (default) or Poisson"),
+    Options.mapEffect((t) =>
+      t === "constant" || t === "poisson"
+        ? Effect.succeed<"constant" | "poisson">(t)
+        : Effect.fail(invalid(`--arrival must be constant or poisson, got "${t}"`))
+    ),
+    Options.withDefault("constant" as "constant" | "poisson")
+  ),
+  seed: Options.text("seed").pipe(
+    Options.withPseudoName("N"),
+    Options.withDescription("Seed of the Poisson arrival schedule (default 1)"),
+    Options.mapEffect((t) => (/^-?\d+$/.test(t) ? Effect.succeed(Number(t)) : Effect.fail(invalid(`--seed must be an integer, got "${t}"`)))),
+    Options.withDefault(1)
+  ),
+  maxInFlight: positiveInt("max-inflight").pipe(
+    Options.withDescription("Open loop: cap on requests in flight; arrivals beyond it wait and count as late starts (default 1024)"),
+    Options.withDefault(1024)
+  ),
+  columns: Options.text("columns").pipe(
+    Options.withPseudoName("a,b,..."),
+    Options.withDescription(`Extra table columns: ${extraColumnNames.join(", ")}`),
+    Options.mapEffect((t) => {
+      const names = t.split(",").map((s) => s.trim())
+      const bad = names.filter((n) => !extraColumnNames.includes(n))
+      return bad.length > 0
+        ? Effect.fail(invalid(`--columns: unknown column ${bad.map((b) => `"${b}"`).join(", ")}; choose from ${extraColumnNames.join(", ")}`))
+        : Effect.succeed(names as ReadonlyArray<string>)
+    }),
+    Options.withDefault([] as ReadonlyArray<string>)
+  )
+})
+
 // ── mock backend ──────────────────────────────────────────────────────────────────────────
 export const mock = Options.all({
   serveMock: Options.boolean("serve-mock").pipe(
@@ -126,4 +186,5 @@ export const mock = Options.all({
 type OptionValue<T> = T extends Options.Options<infer A> ? A : never
 export type LoadFlags = OptionValue<typeof load>
 export type MockFlags = OptionValue<typeof mock>
+export type OpenLoopFlags = OptionValue<typeof openLoop>
 export const getOr = <A>(o: Option.Option<A>, fallback: A): A => Option.getOrElse(o, () => fallback)

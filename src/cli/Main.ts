@@ -54,21 +54,41 @@ export interface RunOutcome {
   readonly stages: ReadonlyArray<StageResult>
 }
 
-const handler = (args: { readonly load: Flags.LoadFlags; readonly mock: Flags.MockFlags }) =>
+/** Concurrency levels (closed loop) or arrival rates (open loop), from --ramp/--ramp-rate/--rate. */
+const pickLevels = (
+  load: Flags.LoadFlags,
+  open: Flags.OpenLoopFlags
+): Effect.Effect<{ readonly vary: "concurrency" | "rate"; readonly levels: ReadonlyArray<number> }, InvalidOptions> => {
+  const given = [
+    Option.isSome(load.ramp) && "--ramp",
+    Option.isSome(open.rampRate) && "--ramp-rate",
+    Option.isSome(open.rate) && "--rate"
+  ].filter((x): x is string => typeof x === "string")
+  if (given.length > 1) return Effect.fail(new InvalidOptions({ flag: given.join(" and "), detail: "pick one way to set the load levels" }))
+  if (Option.isSome(open.rampRate)) return Effect.succeed({ vary: "rate", levels: open.rampRate.value })
+  if (Option.isSome(open.rate)) return Effect.succeed({ vary: "rate", levels: [open.rate.value] })
+  return Effect.succeed({ vary: "concurrency", levels: Option.getOrElse(load.ramp, () => [load.concurrency]) })
+}
+
+const handler = (args: { readonly load: Flags.LoadFlags; readonly mock: Flags.MockFlags; readonly open: Flags.OpenLoopFlags }) =>
   Effect.gen(function* () {
-    const { load, mock } = args
+    const { load, mock, open } = args
     const mode = yield* pickMode(mock, load.url)
     const mockOptions = mockOptionsOf(mock)
     if (mode === "serve-mock") return yield* serveMock(mockOptions)
 
-    const levels = Option.getOrElse(load.ramp, () => [load.concurrency] as ReadonlyArray<number>)
+    const { vary, levels } = yield* pickLevels(load, open)
     const usesMock = mode !== "drive"
     const model = Option.getOrElse(load.model, () => (usesMock ? mockOptions.models[0] : "mock"))
     const loadOptions = LoadOptions.make({
       url: Option.getOrElse(load.url, () => "http://127.0.0.1:12434"),
       api: load.api,
       stream: load.stream,
-      concurrency: levels[0]!,
+      concurrency: vary === "concurrency" ? levels[0]! : load.concurrency,
+      rate: vary === "rate" ? levels[0]! : undefined,
+      arrival: open.arrival,
+      seed: open.seed,
+      maxInFlight: open.maxInFlight,
       durationSeconds: load.duration,
       requests: Option.getOrUndefined(load.requests),
       warmupSeconds: load.warmup,
@@ -86,6 +106,7 @@ const handler = (args: { readonly load: Flags.LoadFlags; readonly mock: Flags.Mo
     const settings: Record<string, unknown> = {
       ...LoadOptions.make(loadOptions),
       levels,
+      vary,
       ...(usesMock ? { mock: { ...mockOptions } } : {})
     }
 
@@ -93,7 +114,7 @@ const handler = (args: { readonly load: Flags.LoadFlags; readonly mock: Flags.Mo
     const report = (interrupted: boolean, error?: string) =>
       Effect.gen(function* () {
         if (stages.length > 0) {
-          yield* Console.log(formatTable(stages))
+          yield* Console.log(formatTable(stages, open.columns))
           const errs = formatErrors(stages)
           if (errs) yield* Console.log(errs)
         }
@@ -113,7 +134,10 @@ const handler = (args: { readonly load: Flags.LoadFlags; readonly mock: Flags.Mo
       })
 
     const ramp = (url: string) =>
-      runRamp(RampOptions.make({ load: LoadOptions.make({ ...loadOptions, url }), levels: levels as readonly [number, ...Array<number>] }), hooks)
+      runRamp(
+        RampOptions.make({ load: LoadOptions.make({ ...loadOptions, url }), levels: levels as readonly [number, ...Array<number>], vary }),
+        hooks
+      )
 
     const run: Effect.Effect<unknown, { readonly message: string }, FileSystem.FileSystem | Path.Path> =
       mode === "mock-direct"
@@ -145,7 +169,7 @@ const handler = (args: { readonly load: Flags.LoadFlags; readonly mock: Flags.Mo
     }
   })
 
-export const command = Command.make("nomyo-load", { load: Flags.load, mock: Flags.mock }, handler).pipe(
+export const command = Command.make("nomyo-load", { load: Flags.load, open: Flags.openLoop, mock: Flags.mock }, handler).pipe(
   Command.withDescription(
     "Load generator and mock LLM backend for the NOMYO Router and any Ollama/OpenAI-compatible proxy. " +
       "Modes: drive a running router (--url, default), --serve-mock, --mock-direct, --mock-backend."

@@ -70,9 +70,10 @@ export class VirtualClient implements Dispatcher.DispatchHandler {
 
   /**
    * Sends one request meant to start at `tSched` (performance.now() ms) and resolves once
-   * its outcome is recorded. Never rejects: failures are counted, not thrown.
+   * its outcome is recorded. Never rejects: failures are counted, not thrown. `late`: it
+   * waited for a free slot (open loop at --max-inflight), so its delay is not the driver's lag.
    */
-  send(tSched: number, measured: boolean): Promise<void> {
+  send(tSched: number, measured: boolean, late = false): Promise<void> {
     this.tSched = tSched
     this.measured = measured
     this.status = 0
@@ -84,7 +85,7 @@ export class VirtualClient implements Dispatcher.DispatchHandler {
     this.parser.reset()
     this.busy = true
     const now = performance.now()
-    this.ctx.recorder.onSend(measured, now - tSched)
+    this.ctx.recorder.onSend(measured, now - tSched, late)
     this.deadline = now + this.ctx.timeoutMs
     const spec = this.ctx.spec
     return new Promise<void>((resolve) => {

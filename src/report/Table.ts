@@ -1,4 +1,4 @@
-import type { StageResult } from "../results/Results.ts"
+import type { StageResult, Summary } from "../results/Results.ts"
 
 interface Column {
   readonly title: string
@@ -6,33 +6,84 @@ interface Column {
 }
 
 const ms = (x: number, count: number) => (count === 0 ? "-" : x < 10 ? x.toFixed(2) : x < 1000 ? x.toFixed(1) : x.toFixed(0))
+const pct = (key: "p50" | "p90" | "p99" | "max") => (get: (s: StageResult) => Summary | undefined) => (s: StageResult) => {
+  const sum = get(s)
+  return sum === undefined ? "-" : ms(sum[key], sum.count)
+}
+
+const levelColumn: Column = { title: "conc", value: (s) => String(s.concurrency) }
+const rateColumns: ReadonlyArray<Column> = [
+  { title: "rate", value: (s) => (s.rate === undefined ? "-" : String(s.rate)) },
+  { title: "sent/s", value: (s) => (s.achievedRate === undefined ? "-" : s.achievedRate.toFixed(1)) }
+]
 
 const baseColumns: ReadonlyArray<Column> = [
-  { title: "conc", value: (s) => String(s.concurrency) },
   { title: "req", value: (s) => String(s.requests) },
   { title: "ok", value: (s) => String(s.ok) },
   { title: "err", value: (s) => String(s.errors) },
   { title: "req/s", value: (s) => s.rps.toFixed(1) },
-  { title: "p50ms", value: (s) => ms(s.latency.p50, s.latency.count) },
-  { title: "p90ms", value: (s) => ms(s.latency.p90, s.latency.count) },
-  { title: "p99ms", value: (s) => ms(s.latency.p99, s.latency.count) },
-  { title: "maxms", value: (s) => ms(s.latency.max, s.latency.count) }
+  { title: "p50ms", value: pct("p50")((s) => s.latency) },
+  { title: "p90ms", value: pct("p90")((s) => s.latency) },
+  { title: "p99ms", value: pct("p99")((s) => s.latency) },
+  { title: "maxms", value: pct("max")((s) => s.latency) }
 ]
 
 const ttftColumns: ReadonlyArray<Column> = [
-  { title: "ttftP50", value: (s) => ms(s.ttft.p50, s.ttft.count) },
-  { title: "ttftP99", value: (s) => ms(s.ttft.p99, s.ttft.count) }
+  { title: "ttftP50", value: pct("p50")((s) => s.ttft) },
+  { title: "ttftP99", value: pct("p99")((s) => s.ttft) }
 ]
 
-/** The results table: one row per stage, right-aligned; TTFT columns only for streaming runs. */
-export const formatTable = (stages: ReadonlyArray<StageResult>): string => {
+/** Extra columns for --columns, by name. */
+export const extraColumns: Readonly<Record<string, Column>> = {
+  ttfbP50: { title: "ttfbP50", value: pct("p50")((s) => s.ttfb) },
+  ttfbP99: { title: "ttfbP99", value: pct("p99")((s) => s.ttfb) },
+  ttftP90: { title: "ttftP90", value: pct("p90")((s) => s.ttft) },
+  itlP50: { title: "itlP50", value: pct("p50")((s) => s.itl) },
+  itlP99: { title: "itlP99", value: pct("p99")((s) => s.itl) },
+  tpot: { title: "tpotP50", value: pct("p50")((s) => s.tpot) },
+  tpotP99: { title: "tpotP99", value: pct("p99")((s) => s.tpot) },
+  "tok/s": { title: "tok/s", value: (s) => s.outputTokensPerSecond.toFixed(0) },
+  goodput: { title: "goodput", value: (s) => (s.goodput === undefined ? "-" : s.goodput.toFixed(1)) },
+  late: { title: "late", value: (s) => String(s.lateStarts) },
+  inflight: { title: "peakInFl", value: (s) => String(s.peakInFlight) },
+  dispatchP99: { title: "dispP99", value: pct("p99")((s) => s.dispatchDelay) },
+  loopP99: { title: "loopP99", value: (s) => (s.selfHealth === undefined ? "-" : s.selfHealth.loopDelayP99Ms.toFixed(1)) },
+  drain: { title: "drain_s", value: (s) => s.drainSeconds.toFixed(2) }
+}
+
+export const extraColumnNames = Object.keys(extraColumns)
+
+/**
+ * The results table: one row per stage, right-aligned; TTFT columns only for streaming runs;
+ * open-loop stages lead with the requested and achieved rate. `*` marks a stage cut short,
+ * `!` a stage where the driver itself was the bottleneck.
+ */
+export const formatTable = (stages: ReadonlyArray<StageResult>, extra: ReadonlyArray<string> = []): string => {
   const streaming = stages.some((s) => s.stream)
-  const columns = streaming ? [...baseColumns, ...ttftColumns] : baseColumns
-  const rows = stages.map((s) => columns.map((c) => c.value(s) + (c.title === "conc" && s.interrupted ? "*" : "")))
+  const open = stages.some((s) => s.loadModel === "open")
+  const columns = [
+    ...(open ? rateColumns : [levelColumn]),
+    ...baseColumns,
+    ...(streaming ? ttftColumns : []),
+    ...extra.map((name) => extraColumns[name]).filter((c): c is Column => c !== undefined)
+  ]
+  const mark = (s: StageResult) => (s.interrupted ? "*" : "") + (s.selfHealth !== undefined && !s.selfHealth.ok ? "!" : "")
+  const rows = stages.map((s) => columns.map((c, i) => c.value(s) + (i === 0 ? mark(s) : "")))
   const widths = columns.map((c, i) => Math.max(c.title.length, ...rows.map((r) => r[i]!.length)))
   const line = (cells: ReadonlyArray<string>) => cells.map((cell, i) => cell.padStart(widths[i]!)).join("  ")
   const out = [line(columns.map((c) => c.title)), ...rows.map(line)]
   if (stages.some((s) => s.interrupted)) out.push("* stage cut short: counts cover the requests that completed")
+  for (const s of stages) {
+    if (s.lateStarts > 0) {
+      out.push(
+        `late: rate ${s.rate}: ${s.lateStarts} requests waited for a free slot (--max-inflight ${s.concurrency} reached); their latency includes the wait`
+      )
+    }
+    if (s.selfHealth !== undefined && !s.selfHealth.ok) {
+      const level = s.loadModel === "open" ? `rate ${s.rate}` : `conc ${s.concurrency}`
+      out.push(`! ${level}: the load generator was the bottleneck (${s.selfHealth.warnings.join("; ")}); do not read its latency as the router's`)
+    }
+  }
   return out.join("\n")
 }
 
@@ -42,7 +93,8 @@ export const formatErrors = (stages: ReadonlyArray<StageResult>): string => {
   for (const s of stages) {
     const classes = Object.entries(s.errorsByClass)
     if (classes.length === 0) continue
-    out.push(`errors at conc ${s.concurrency}: ${classes.map(([k, v]) => `${k}=${v}`).join(", ")}`)
+    const level = s.loadModel === "open" ? `rate ${s.rate}` : `conc ${s.concurrency}`
+    out.push(`errors at ${level}: ${classes.map(([k, v]) => `${k}=${v}`).join(", ")}`)
     for (const [k] of classes) {
       const sample = s.errorSamples[k]
       if (sample) out.push(`  ${k}: ${sample}`)

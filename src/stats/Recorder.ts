@@ -18,6 +18,8 @@ export class Recorder {
 
   readonly latency: Histogram = makeHistogram()
   readonly dispatchDelay: Histogram = makeHistogram()
+  /** Dispatch delay of requests that had a free slot: the driver's own timer/loop lag. */
+  readonly timerLag: Histogram = makeHistogram()
   readonly ttft: Histogram = makeHistogram()
   readonly ttfb: Histogram = makeHistogram()
   readonly itl: Histogram = makeHistogram()
@@ -43,11 +45,13 @@ export class Recorder {
   goodRequests = 0
 
   /** A request is about to be written; `dispatchDelayMs` = actual − scheduled send. */
-  onSend(measured: boolean, dispatchDelayMs: number): void {
+  onSend(measured: boolean, dispatchDelayMs: number, late: boolean): void {
     if (++this.inFlight > this.peakInFlight && measured) this.peakInFlight = this.inFlight
     if (measured) {
       this.sent++
-      recordMs(this.dispatchDelay, dispatchDelayMs < 0 ? 0 : dispatchDelayMs)
+      const d = dispatchDelayMs < 0 ? 0 : dispatchDelayMs
+      recordMs(this.dispatchDelay, d)
+      if (!late) recordMs(this.timerLag, d)
     }
   }
 
