@@ -2,6 +2,7 @@
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Effect } from "effect"
+import { withPlainConsole } from "./cli/Console.ts"
 import { exitCode, reportCause } from "./cli/Exit.ts"
 import { cli } from "./cli/Main.ts"
 
@@ -11,6 +12,7 @@ process.once("SIGINT", () => process.stderr.write("\nstopping… (Ctrl-C again t
 
 cli(process.argv).pipe(
   Effect.tapErrorCause(reportCause),
+  withPlainConsole,
   Effect.provide(NodeContext.layer),
   NodeRuntime.runMain({
     disableErrorReporting: true,

@@ -36,7 +36,8 @@ export const parseLevels = (text: string): ReadonlyArray<number> | string => {
 // ── load shape ────────────────────────────────────────────────────────────────────────────
 export const load = Options.all({
   url: Options.text("url").pipe(
-    Options.withDescription("Router base URL to drive (default mode). Default http://127.0.0.1:12434"),
+    Options.withPseudoName("URL"),
+    Options.withDescription("[load] Router base URL to drive (default mode). Default http://127.0.0.1:12434"),
     Options.mapEffect((u) => {
       try {
         const parsed = new URL(u)
@@ -50,7 +51,7 @@ export const load = Options.all({
   ),
   api: Options.text("api").pipe(
     Options.withPseudoName("ollama|openai"),
-    Options.withDescription("ollama: POST /api/chat (NDJSON); openai: POST /v1/chat/completions (SSE). Default ollama"),
+    Options.withDescription("[load] ollama: POST /api/chat (NDJSON); openai: POST /v1/chat/completions (SSE). Default ollama"),
     Options.mapEffect((t) =>
       t === "ollama" || t === "openai"
         ? Effect.succeed<"ollama" | "openai">(t)
@@ -59,42 +60,46 @@ export const load = Options.all({
     Options.withDefault("ollama" as "ollama" | "openai")
   ),
   stream: Options.boolean("no-stream", { ifPresent: false, negationNames: ["stream"] }).pipe(
-    Options.withDescription("--stream (default): streamed responses; --no-stream: one buffered response")
+    Options.withDescription("[load] --stream (default): streamed responses; --no-stream: one buffered response")
   ),
   concurrency: positiveInt("concurrency").pipe(
     Options.withAlias("c"),
-    Options.withDescription("Concurrent virtual clients (closed loop)"),
+    Options.withDescription("[load] Concurrent virtual clients (closed loop)"),
     Options.withDefault(32)
   ),
   duration: positiveNumber("duration").pipe(
     Options.withAlias("d"),
-    Options.withDescription("Seconds of measured window per stage (ignored with --requests)"),
+    Options.withDescription("[load] Seconds of measured window per stage (ignored with --requests)"),
     Options.withDefault(20)
   ),
   requests: positiveInt("requests").pipe(
     Options.withAlias("n"),
-    Options.withDescription("Send exactly N measured requests per stage instead of a timed window"),
+    Options.withDescription("[load] Send exactly N measured requests per stage instead of a timed window"),
     Options.optional
   ),
   warmup: nonNegativeNumber("warmup").pipe(
-    Options.withDescription("Unmeasured warmup seconds before each stage"),
+    Options.withDescription("[load] Unmeasured warmup seconds before each stage"),
     Options.withDefault(2)
   ),
-  timeout: positiveNumber("timeout").pipe(Options.withDescription("Per-request timeout in seconds"), Options.withDefault(120)),
+  timeout: positiveNumber("timeout").pipe(Options.withDescription("[load] Per-request timeout in seconds"), Options.withDefault(120)),
   model: Options.text("model").pipe(
-    Options.withDescription("Model to request (must be one the backend advertises). Default: mock, or the first --mock-models"),
+    Options.withPseudoName("NAME"),
+    Options.withDescription("[load] Model to request (must be one the backend advertises). Default: mock, or the first --mock-models"),
     Options.optional
   ),
-  prompt: Options.text("prompt").pipe(Options.withDescription("User message sent in every request"), Options.withDefault(DEFAULT_PROMPT)),
+  prompt: Options.text("prompt").pipe(
+    Options.withPseudoName("TEXT"),Options.withDescription("[load] User message sent in every request"), Options.withDefault(DEFAULT_PROMPT)),
   ramp: Options.text("ramp").pipe(
-    Options.withDescription("Sweep concurrency levels, one stage each, e.g. 8,32,64"),
+    Options.withPseudoName("C1,C2,..."),
+    Options.withDescription("[load] Sweep concurrency levels, one stage each, e.g. 8,32,64"),
     Options.mapEffect((t) => {
       const levels = parseLevels(t)
       return typeof levels === "string" ? Effect.fail(invalid(levels)) : Effect.succeed(levels)
     }),
     Options.optional
   ),
-  json: Options.text("json").pipe(Options.withDescription("Also write the full results as JSON to this path"), Options.optional)
+  json: Options.text("json").pipe(
+    Options.withPseudoName("PATH"),Options.withDescription("[load] Also write the full results as JSON to this path"), Options.optional)
 })
 
 /** "5,10,20" or "2.5,5" → rates; anything else is a clear error. */
@@ -110,12 +115,12 @@ export const parseRates = (text: string): ReadonlyArray<number> | string => {
 export const openLoop = Options.all({
   rate: positiveNumber("rate").pipe(
     Options.withPseudoName("REQ/S"),
-    Options.withDescription("Open loop: send this many requests per second on schedule, whatever the responses do"),
+    Options.withDescription("[open loop] Open loop: send this many requests per second on schedule, whatever the responses do"),
     Options.optional
   ),
   rampRate: Options.text("ramp-rate").pipe(
     Options.withPseudoName("R1,R2,..."),
-    Options.withDescription("Open-loop sweep: one stage per arrival rate, e.g. 5,10,20"),
+    Options.withDescription("[open loop] Open-loop sweep: one stage per arrival rate, e.g. 5,10,20"),
     Options.mapEffect((t) => {
       const rates = parseRates(t)
       return typeof rates === "string" ? Effect.fail(invalid(rates)) : Effect.succeed(rates)
@@ -124,7 +129,7 @@ export const openLoop = Options.all({
   ),
   arrival: Options.text("arrival").pipe(
     Options.withPseudoName("constant|poisson"),
-    Options.withDescription("Open-loop arrival process: evenly spaced (default) or Poisson"),
+    Options.withDescription("[open loop] Open-loop arrival process: evenly spaced (default) or Poisson"),
     Options.mapEffect((t) =>
       t === "constant" || t === "poisson"
         ? Effect.succeed<"constant" | "poisson">(t)
@@ -134,17 +139,17 @@ export const openLoop = Options.all({
   ),
   seed: Options.text("seed").pipe(
     Options.withPseudoName("N"),
-    Options.withDescription("Seed of the Poisson arrival schedule (default 1)"),
+    Options.withDescription("[open loop] Seed of the Poisson arrival schedule (default 1)"),
     Options.mapEffect((t) => (/^-?\d+$/.test(t) ? Effect.succeed(Number(t)) : Effect.fail(invalid(`--seed must be an integer, got "${t}"`)))),
     Options.withDefault(1)
   ),
   maxInFlight: positiveInt("max-inflight").pipe(
-    Options.withDescription("Open loop: cap on requests in flight; arrivals beyond it wait and count as late starts (default 1024)"),
+    Options.withDescription("[open loop] Open loop: cap on requests in flight; arrivals beyond it wait and count as late starts (default 1024)"),
     Options.withDefault(1024)
   ),
   columns: Options.text("columns").pipe(
     Options.withPseudoName("a,b,..."),
-    Options.withDescription(`Extra table columns: ${extraColumnNames.join(", ")}`),
+    Options.withDescription(`[output] Extra table columns: ${extraColumnNames.join(", ")}`),
     Options.mapEffect((t) => {
       const names = t.split(",").map((s) => s.trim())
       const bad = names.filter((n) => !extraColumnNames.includes(n))
@@ -159,19 +164,20 @@ export const openLoop = Options.all({
 // ── mock backend ──────────────────────────────────────────────────────────────────────────
 export const mock = Options.all({
   serveMock: Options.boolean("serve-mock").pipe(
-    Options.withDescription("Only run the mock backend until interrupted (point a hand-run router at it)")
+    Options.withDescription("[mock] Only run the mock backend until interrupted (point a hand-run router at it)")
   ),
   mockDirect: Options.boolean("mock-direct").pipe(
-    Options.withDescription("Start the mock in-process and drive it directly, no router (self-test, driver ceiling)")
+    Options.withDescription("[mock] Start the mock in-process and drive it directly, no router (self-test, driver ceiling)")
   ),
   mockBackend: Options.boolean("mock-backend").pipe(
-    Options.withDescription("Start the mock and the router as a subprocess, drive load through the router, tear both down")
+    Options.withDescription("[mock] Start the mock and the router as a subprocess, drive load through the router, tear both down")
   ),
-  ttftMs: nonNegativeNumber("mock-ttft-ms", "MS").pipe(Options.withDescription("Mock prefill latency before the first token (ms)"), Options.withDefault(20)),
-  tokens: positiveInt("mock-tokens").pipe(Options.withDescription("Mock completion tokens per response"), Options.withDefault(32)),
-  tokMs: nonNegativeNumber("mock-tok-ms", "MS").pipe(Options.withDescription("Mock delay between tokens (ms)"), Options.withDefault(5)),
+  ttftMs: nonNegativeNumber("mock-ttft-ms", "MS").pipe(Options.withDescription("[mock] Mock prefill latency before the first token (ms)"), Options.withDefault(20)),
+  tokens: positiveInt("mock-tokens").pipe(Options.withDescription("[mock] Mock completion tokens per response"), Options.withDefault(32)),
+  tokMs: nonNegativeNumber("mock-tok-ms", "MS").pipe(Options.withDescription("[mock] Mock delay between tokens (ms)"), Options.withDefault(5)),
   models: Options.text("mock-models").pipe(
-    Options.withDescription("Comma-separated model names the mock advertises"),
+    Options.withPseudoName("M1,M2,..."),
+    Options.withDescription("[mock] Comma-separated model names the mock advertises"),
     Options.mapEffect((t) => {
       const names = t.split(",").map((s) => s.trim())
       return names.some((n) => n.length === 0)
@@ -180,7 +186,7 @@ export const mock = Options.all({
     }),
     Options.withDefault(["mock"] as ReadonlyArray<string>)
   ),
-  port: portFlag("mock-port").pipe(Options.withDescription("Fixed mock port (default: a free port, printed at start)"), Options.optional)
+  port: portFlag("mock-port").pipe(Options.withDescription("[mock] Fixed mock port (default: a free port, printed at start)"), Options.optional)
 })
 
 type OptionValue<T> = T extends Options.Options<infer A> ? A : never

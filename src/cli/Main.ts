@@ -13,6 +13,7 @@ import { RunResult, type StageResult } from "../results/Results.ts"
 import { checkWritable, writeResults } from "../results/WriteResults.ts"
 import { TOOL, VERSION } from "../Version.ts"
 import * as Flags from "./Flags.ts"
+import { description } from "./Help.ts"
 
 type Mode = "drive" | "serve-mock" | "mock-direct" | "mock-backend"
 
@@ -170,10 +171,7 @@ const handler = (args: { readonly load: Flags.LoadFlags; readonly mock: Flags.Mo
   })
 
 export const command = Command.make("nomyo-load", { load: Flags.load, open: Flags.openLoop, mock: Flags.mock }, handler).pipe(
-  Command.withDescription(
-    "Load generator and mock LLM backend for the NOMYO Router and any Ollama/OpenAI-compatible proxy. " +
-      "Modes: drive a running router (--url, default), --serve-mock, --mock-direct, --mock-backend."
-  )
+  Command.withDescription(description)
 )
 
 export const cli = (argv: ReadonlyArray<string>) =>

@@ -1,0 +1,26 @@
+import * as HelpDoc from "@effect/cli/HelpDoc"
+import * as Span from "@effect/cli/HelpDoc/Span"
+
+const example = (what: string, cmd: string) =>
+  HelpDoc.descriptionList([[Span.text(what), HelpDoc.p(Span.code(cmd))]])
+
+/** The command's description: the modes and a runnable example for each. */
+export const description = HelpDoc.blocks([
+  HelpDoc.p(
+    "Load generator and mock LLM backend for the NOMYO Router and any Ollama/OpenAI-compatible proxy: how many concurrent connections can the router sustain on this box, and what does it cost in latency?"
+  ),
+  HelpDoc.h2("Modes"),
+  HelpDoc.descriptionList([
+    [Span.text("(default) --url URL"), HelpDoc.p("drive an already-running router")],
+    [Span.text("--serve-mock"), HelpDoc.p("run only the mock backend until Ctrl-C")],
+    [Span.text("--mock-direct"), HelpDoc.p("drive an in-process mock directly, no router (self-test)")],
+    [Span.text("--mock-backend"), HelpDoc.p("start mock + router subprocess, drive through the router, tear both down")]
+  ]),
+  HelpDoc.h2("Examples"),
+  example("ramp against a running router", "nomyo-load --url http://127.0.0.1:12434 --ramp 8,32,64 --json results.json"),
+  example("open loop, Poisson arrivals", "nomyo-load --url http://127.0.0.1:12434 --ramp-rate 5,10,20 --arrival poisson"),
+  example("only the mock", "nomyo-load --serve-mock --mock-port 11434 --mock-models llama3.2 --mock-tok-ms 25"),
+  example("mock + router, from the router's folder", "nomyo-load --mock-backend --ramp 8,32,64 --router-workers 2"),
+  example("self-test on the built-in mock", "nomyo-load --mock-direct --ramp 8,32,64 --duration 5"),
+  HelpDoc.p("Flags are grouped: [load] [open loop] [output] [mock] [router] [ci]. Exit codes: 0 ok, 1 run failed, 2 bad flags, 130 interrupted.")
+])

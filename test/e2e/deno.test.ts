@@ -1,0 +1,36 @@
+import { assert, describe, it } from "@effect/vitest"
+import { existsSync } from "node:fs"
+import * as path from "node:path"
+import { spawn } from "node:child_process"
+import { collect, ROOT } from "../support/Cli.ts"
+
+const DENO = path.join(ROOT, "node_modules/.bin/deno")
+const PERMS = ["--allow-net", "--allow-read", "--allow-write", "--allow-run", "--allow-env", "--allow-sys"]
+
+const deno = (args: ReadonlyArray<string>) =>
+  collect(spawn(DENO, ["run", ...PERMS, ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] }), 60_000)
+
+describe.skipIf(!existsSync(DENO))("Deno 2", () => {
+  it("the CLI drives the in-process mock", async () => {
+    const r = await deno(["src/bin.ts", "--mock-direct", "--ramp", "2,4", "--requests", "20", "--warmup", "0"])
+    assert.strictEqual(r.code, 0, r.stderr)
+    assert.match(r.stdout, /^\s*2\s+20\s+20\s+0\s/m)
+    assert.match(r.stdout, /^\s*4\s+20\s+20\s+0\s/m)
+  })
+
+  it("the library API runs a ramp", async () => {
+    const r = await deno(["test/fixtures/deno-library.ts"])
+    assert.strictEqual(r.code, 0, r.stderr)
+    const stages = JSON.parse(r.stdout.trim().split("\n").pop()!)
+    assert.deepStrictEqual(stages, [
+      { concurrency: 1, ok: 25, errors: 0, tokens: 125 },
+      { concurrency: 3, ok: 25, errors: 0, tokens: 125 }
+    ])
+  })
+
+  it("bad flags exit 2 under Deno too", async () => {
+    const r = await deno(["src/bin.ts", "--concurrency", "0"])
+    assert.strictEqual(r.code, 2)
+    assert.include(r.stdout + r.stderr, "--concurrency")
+  })
+})
