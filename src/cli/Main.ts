@@ -12,6 +12,10 @@ import { currentEnvironment } from "../results/Environment.ts"
 import { RunResult, type StageResult } from "../results/Results.ts"
 import { checkWritable, writeResults } from "../results/WriteResults.ts"
 import { TOOL, VERSION } from "../Version.ts"
+import * as Options from "@effect/cli/Options"
+import { findKnee } from "../analysis/Knee.ts"
+import { evaluateSlo, goodputSloOf, sloForResult } from "../analysis/Slo.ts"
+import { assertOption, checkAssertions, compareCommand, formatVerdicts, mergeCommand, sloOption } from "./AnalysisCommands.ts"
 import * as Flags from "./Flags.ts"
 import { description } from "./Help.ts"
 
@@ -71,9 +75,17 @@ const pickLevels = (
   return Effect.succeed({ vary: "concurrency", levels: Option.getOrElse(load.ramp, () => [load.concurrency]) })
 }
 
-const handler = (args: { readonly load: Flags.LoadFlags; readonly mock: Flags.MockFlags; readonly open: Flags.OpenLoopFlags }) =>
+const gate = Options.all({ assert: assertOption, slo: sloOption })
+type GateFlags = typeof gate extends Options.Options<infer A> ? A : never
+
+const handler = (args: {
+  readonly load: Flags.LoadFlags
+  readonly mock: Flags.MockFlags
+  readonly open: Flags.OpenLoopFlags
+  readonly gate: GateFlags
+}) =>
   Effect.gen(function* () {
-    const { load, mock, open } = args
+    const { load, mock, open, gate } = args
     const mode = yield* pickMode(mock, load.url)
     const mockOptions = mockOptionsOf(mock)
     if (mode === "serve-mock") return yield* serveMock(mockOptions)
@@ -96,7 +108,8 @@ const handler = (args: { readonly load: Flags.LoadFlags; readonly mock: Flags.Mo
       timeoutSeconds: load.timeout,
       model,
       prompt: load.prompt,
-      expectTokens: usesMock ? mockOptions.tokens : undefined
+      expectTokens: usesMock ? mockOptions.tokens : undefined,
+      goodputSlo: Option.isSome(gate.slo) ? goodputSloOf(gate.slo.value) : undefined
     })
     const jsonPath = Option.getOrUndefined(load.json)
     if (jsonPath !== undefined) yield* checkWritable(jsonPath)
@@ -114,21 +127,25 @@ const handler = (args: { readonly load: Flags.LoadFlags; readonly mock: Flags.Mo
     /** Prints the table and writes --json: after success, failure or interruption alike. */
     const report = (interrupted: boolean, error?: string) =>
       Effect.gen(function* () {
+        const result = RunResult.make({
+          schemaVersion: 1,
+          mode,
+          settings,
+          environment: currentEnvironment(startedAt),
+          stages,
+          interrupted,
+          knee: stages.length > 1 ? findKnee(stages) : undefined,
+          slo: Option.isSome(gate.slo) ? sloForResult(evaluateSlo(stages, gate.slo.value)) : undefined,
+          ...(error !== undefined ? { error } : {})
+        })
         if (stages.length > 0) {
           yield* Console.log(formatTable(stages, open.columns))
           const errs = formatErrors(stages)
           if (errs) yield* Console.log(errs)
+          const verdicts = formatVerdicts(result)
+          if (verdicts) yield* Console.log(verdicts)
         }
         if (jsonPath !== undefined) {
-          const result = RunResult.make({
-            schemaVersion: 1,
-            mode,
-            settings,
-            environment: currentEnvironment(startedAt),
-            stages,
-            interrupted,
-            ...(error !== undefined ? { error } : {})
-          })
           yield* writeResults(jsonPath, result)
           yield* Console.error(`results written to ${jsonPath}`)
         }
@@ -161,6 +178,7 @@ const handler = (args: { readonly load: Flags.LoadFlags; readonly mock: Flags.Mo
       Effect.tapError((e) => (stages.length > 0 ? report(true, e.message).pipe(Effect.ignore) : Effect.void))
     )
     yield* report(false)
+    if (Option.isSome(gate.assert)) yield* checkAssertions(stages, gate.assert.value)
     const measured = stages.reduce((n, s) => n + s.requests, 0)
     const ok = stages.reduce((n, s) => n + s.ok, 0)
     if (measured > 0 && ok === 0) {
@@ -170,8 +188,9 @@ const handler = (args: { readonly load: Flags.LoadFlags; readonly mock: Flags.Mo
     }
   })
 
-export const command = Command.make("nomyo-load", { load: Flags.load, open: Flags.openLoop, mock: Flags.mock }, handler).pipe(
-  Command.withDescription(description)
+export const command = Command.make("nomyo-load", { load: Flags.load, open: Flags.openLoop, mock: Flags.mock, gate }, handler).pipe(
+  Command.withDescription(description),
+  Command.withSubcommands([mergeCommand, compareCommand])
 )
 
 export const cli = (argv: ReadonlyArray<string>) =>
