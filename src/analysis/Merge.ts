@@ -1,4 +1,5 @@
 import { Data, Either, ParseResult, Schema } from "effect"
+import { routerOverhead } from "./Overhead.ts"
 import { encodeRunResult, RunResult, SelfHealth, StageResult, Summary } from "../results/Results.ts"
 import { decodeHistogram, makeHistogram, summarize } from "../stats/Histogram.ts"
 import { findKnee } from "./Knee.ts"
@@ -167,21 +168,6 @@ const alignedStages = (
   return runs[0]!.map((_, i) => mergeStages(runs.map((r) => r[i]!), names, i))
 }
 
-/** Router minus direct, per level (as `RunResult.overhead`), from merged stages. */
-const overheadOf = (stages: ReadonlyArray<StageResult>, direct: ReadonlyArray<StageResult>): NonNullable<RunResult["overhead"]> =>
-  stages.map((s, i) => {
-    const d = direct[i]!
-    return {
-      index: i,
-      level: levelOf(s),
-      p50DeltaMs: round3(s.latency.p50 - d.latency.p50),
-      p99DeltaMs: round3(s.latency.p99 - d.latency.p99),
-      ttftP50DeltaMs: round3(s.ttft.p50 - d.ttft.p50),
-      ttftP99DeltaMs: round3(s.ttft.p99 - d.ttft.p99),
-      rpsRatio: d.rps > 0 ? round3(s.rps / d.rps) : 0
-    }
-  })
-
 const firstIssue = (e: ParseResult.ParseError): string => {
   const issue = ParseResult.ArrayFormatter.formatErrorSync(e)[0]
   return issue === undefined ? e.message : `${issue.path.join(".") || "(root)"}: ${issue.message}`
@@ -239,7 +225,7 @@ export const mergeRuns = (runs: ReadonlyArray<RunResult>, sources: ReadonlyArray
       stages,
       knee: stages.length > 1 ? findKnee(stages) : undefined,
       slo,
-      overhead: directStages !== undefined && directStages.length === stages.length ? overheadOf(stages, directStages) : undefined,
+      overhead: directStages !== undefined && directStages.length === stages.length ? routerOverhead(stages, directStages) : undefined,
       directStages,
       interrupted: runs.some((r) => r.interrupted) || stages.some((s) => s.interrupted),
       error: errors.length === 0 ? undefined : errors.join("; ")

@@ -1,4 +1,5 @@
 import * as Command from "@effect/cli/Command"
+import type * as CommandExecutor from "@effect/platform/CommandExecutor"
 import type * as FileSystem from "@effect/platform/FileSystem"
 import type * as Path from "@effect/platform/Path"
 import { Console, Effect, Option } from "effect"
@@ -7,7 +8,8 @@ import { LoadOptions, RampOptions } from "../load/LoadOptions.ts"
 import { runRamp, type StageHooks } from "../load/Stage.ts"
 import * as MockBackend from "../mock/MockBackend.ts"
 import { MockOptions } from "../mock/MockOptions.ts"
-import { formatErrors, formatTable } from "../report/Table.ts"
+import { formatErrors, formatOverhead, formatTable } from "../report/Table.ts"
+import { routerOverhead } from "../analysis/Overhead.ts"
 import { currentEnvironment } from "../results/Environment.ts"
 import { RunResult, type StageResult } from "../results/Results.ts"
 import { checkWritable, writeResults } from "../results/WriteResults.ts"
@@ -17,6 +19,8 @@ import { findKnee } from "../analysis/Knee.ts"
 import { evaluateSlo, goodputSloOf, sloForResult } from "../analysis/Slo.ts"
 import { assertOption, checkAssertions, compareCommand, formatVerdicts, mergeCommand, sloOption } from "./AnalysisCommands.ts"
 import * as Flags from "./Flags.ts"
+import * as RouterFlags from "./RouterFlags.ts"
+import { runWithRouter } from "../router/Orchestrate.ts"
 import { description } from "./Help.ts"
 
 type Mode = "drive" | "serve-mock" | "mock-direct" | "mock-backend"
@@ -76,6 +80,11 @@ const pickLevels = (
 }
 
 const gate = Options.all({ assert: assertOption, slo: sloOption })
+const compareDirect = Options.boolean("compare-direct").pipe(
+  Options.withDescription(
+    "[router] With --mock-backend: also run every stage directly against the mock and print the router's overhead per stage"
+  )
+)
 type GateFlags = typeof gate extends Options.Options<infer A> ? A : never
 
 const handler = (args: {
@@ -83,10 +92,16 @@ const handler = (args: {
   readonly mock: Flags.MockFlags
   readonly open: Flags.OpenLoopFlags
   readonly gate: GateFlags
+  readonly router: RouterFlags.RouterFlags
+  readonly compareDirect: boolean
 }) =>
   Effect.gen(function* () {
     const { load, mock, open, gate } = args
     const mode = yield* pickMode(mock, load.url)
+    if (mode !== "mock-backend") {
+      const stray = [...RouterFlags.givenRouterFlags(args.router), ...(args.compareDirect ? ["--compare-direct"] : [])]
+      if (stray.length > 0) return yield* Effect.fail(new InvalidOptions({ flag: stray.join(", "), detail: "only used with --mock-backend" }))
+    }
     const mockOptions = mockOptionsOf(mock)
     if (mode === "serve-mock") return yield* serveMock(mockOptions)
 
@@ -116,6 +131,7 @@ const handler = (args: {
 
     const startedAt = new Date()
     const stages: Array<StageResult> = []
+    let directStages: ReadonlyArray<StageResult> | undefined
     const hooks: StageHooks = { onStageEnd: (r) => void stages.push(r) }
     const settings: Record<string, unknown> = {
       ...LoadOptions.make(loadOptions),
@@ -135,6 +151,7 @@ const handler = (args: {
           stages,
           interrupted,
           knee: stages.length > 1 ? findKnee(stages) : undefined,
+          ...(directStages !== undefined ? { directStages, overhead: routerOverhead(stages, directStages) } : {}),
           slo: Option.isSome(gate.slo) ? sloForResult(evaluateSlo(stages, gate.slo.value)) : undefined,
           ...(error !== undefined ? { error } : {})
         })
@@ -142,6 +159,7 @@ const handler = (args: {
           yield* Console.log(formatTable(stages, open.columns))
           const errs = formatErrors(stages)
           if (errs) yield* Console.log(errs)
+          if (result.overhead !== undefined) yield* Console.log(formatOverhead(result.overhead))
           const verdicts = formatVerdicts(result)
           if (verdicts) yield* Console.log(verdicts)
         }
@@ -157,7 +175,7 @@ const handler = (args: {
         hooks
       )
 
-    const run: Effect.Effect<unknown, { readonly message: string }, FileSystem.FileSystem | Path.Path> =
+    const run: Effect.Effect<unknown, { readonly message: string }, FileSystem.FileSystem | Path.Path | CommandExecutor.CommandExecutor> =
       mode === "mock-direct"
         ? Effect.gen(function* () {
             const server = yield* MockBackend.make(mockOptions)
@@ -165,7 +183,18 @@ const handler = (args: {
             return yield* ramp(server.url)
           }).pipe(Effect.scoped)
         : mode === "mock-backend"
-          ? Effect.fail(new InvalidOptions({ flag: "--mock-backend", detail: "not available in this build" }))
+          ? runWithRouter(
+              {
+                mock: mockOptions,
+                router: RouterFlags.toRouterOptions(args.router),
+                ramp: RampOptions.make({ load: loadOptions, levels: levels as readonly [number, ...Array<number>], vary }),
+                compareDirect: args.compareDirect,
+                onInfo: (message) => process.stderr.write(`${message}\n`)
+              },
+              hooks
+            ).pipe(Effect.tap((r) => Effect.sync(() => {
+              directStages = r.directStages
+            })))
           : ramp(loadOptions.url)
 
     yield* run.pipe(
@@ -188,7 +217,11 @@ const handler = (args: {
     }
   })
 
-export const command = Command.make("nomyo-load", { load: Flags.load, open: Flags.openLoop, mock: Flags.mock, gate }, handler).pipe(
+export const command = Command.make(
+  "nomyo-load",
+  { load: Flags.load, open: Flags.openLoop, mock: Flags.mock, router: RouterFlags.router, compareDirect, gate },
+  handler
+).pipe(
   Command.withDescription(description),
   Command.withSubcommands([mergeCommand, compareCommand])
 )

@@ -422,14 +422,13 @@ export const runStage = (
 const round2 = (x: number): number => Math.round(x * 100) / 100
 const round3 = (x: number): number => Math.round(x * 1000) / 1000
 
+/** The load shape of one ramp level: `load` at that concurrency, or at that arrival rate. */
+export const levelOptions = (ramp: RampOptions, load: LoadOptions, level: number): LoadOptions =>
+  LoadOptions.make(ramp.vary === "rate" ? { ...load, rate: level } : { ...load, concurrency: level })
+
 /** Runs one stage per level, in order, with the same load shape: concurrency levels, or arrival rates. */
 export const runRamp = (
   options: RampOptions,
   hooks?: StageHooks
 ): Effect.Effect<ReadonlyArray<StageResult>, TargetUnreachable> =>
-  Effect.forEach(options.levels, (level, index) =>
-    runStage(
-      LoadOptions.make(options.vary === "rate" ? { ...options.load, rate: level } : { ...options.load, concurrency: level }),
-      hooks ? { index, hooks } : { index }
-    )
-  )
+  Effect.forEach(options.levels, (level, index) => runStage(levelOptions(options, options.load, level), hooks ? { index, hooks } : { index }))

@@ -102,3 +102,20 @@ export const formatErrors = (stages: ReadonlyArray<StageResult>): string => {
   }
   return out.join("\n")
 }
+
+/** The router's overhead per stage (--compare-direct): through the router minus direct to the mock. */
+export const formatOverhead = (rows: ReadonlyArray<{
+  readonly level: number
+  readonly p50DeltaMs: number
+  readonly p99DeltaMs: number
+  readonly ttftP50DeltaMs: number
+  readonly ttftP99DeltaMs: number
+  readonly rpsRatio: number
+}>): string => {
+  const sign = (x: number) => (x >= 0 ? "+" : "") + x.toFixed(1)
+  const header = ["level", "Δp50ms", "Δp99ms", "ΔttftP50", "ΔttftP99", "req/s ratio"]
+  const body = rows.map((r) => [String(r.level), sign(r.p50DeltaMs), sign(r.p99DeltaMs), sign(r.ttftP50DeltaMs), sign(r.ttftP99DeltaMs), r.rpsRatio.toFixed(3)])
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)))
+  const line = (cells: ReadonlyArray<string>) => cells.map((c, i) => c.padStart(widths[i]!)).join("  ")
+  return ["router overhead (through the router − direct to the mock):", line(header), ...body.map(line)].join("\n")
+}

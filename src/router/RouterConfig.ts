@@ -27,20 +27,21 @@ const KEY = /^[A-Za-z_][A-Za-z0-9_-]*$/
 
 /**
  * Parses `KEY=VALUE` (VALUE as YAML: `false`, `8`, `"x"`, `[a, b]`, `{a: 1}`) or `KEY=`
- * (remove the key). Keys are top-level only. The Left is a one-line message.
+ * (remove the key). Keys are top-level only. The Left is a one-line message, to be shown
+ * after "--router-config: ".
  */
 export const parseOverride = (text: string): Either.Either<ConfigOverride, string> => {
   const eq = text.indexOf("=")
-  if (eq < 0) return Either.left(`--router-config expects KEY=VALUE or KEY= (to remove the key), got "${text}"`)
+  if (eq < 0) return Either.left(`expects KEY=VALUE or KEY= (to remove the key), got "${text}"`)
   const key = text.slice(0, eq).trim()
-  if (!KEY.test(key)) return Either.left(`--router-config: "${key}" is not a top-level config key name (in "${text}")`)
+  if (!KEY.test(key)) return Either.left(`"${key}" is not a top-level config key name (in "${text}")`)
   const raw = text.slice(eq + 1)
   if (raw.trim() === "") return Either.right({ key, value: undefined, remove: true })
   try {
     return Either.right({ key, value: YAML.parse(raw) as unknown, remove: false })
   } catch (e) {
-    const detail = String((e as Error)?.message ?? e).split("\n")[0]
-    return Either.left(`--router-config ${key}: the value is not valid YAML (${detail})`)
+    const detail = (String((e as Error)?.message ?? e).split("\n")[0] ?? "").replace(/[:\s]+$/, "")
+    return Either.left(`the value of ${key} is not valid YAML (${detail})`)
   }
 }
 

@@ -7,7 +7,7 @@ const PositiveInt = Schema.Int.pipe(Schema.positive())
 export const ConfigOverride = Schema.String.pipe(
   Schema.filter((s) => {
     const r = parseOverride(s)
-    return r._tag === "Right" ? true : r.left
+    return r._tag === "Right" ? true : `--router-config: ${r.left}`
   })
 )
 

@@ -1,0 +1,126 @@
+import type * as CommandExecutor from "@effect/platform/CommandExecutor"
+import type * as FileSystem from "@effect/platform/FileSystem"
+import type * as Path from "@effect/platform/Path"
+import { Effect } from "effect"
+import type { PortInUse, ServerStartFailed, TargetUnreachable } from "../Errors.ts"
+import { LoadOptions, RampOptions } from "../load/LoadOptions.ts"
+import { levelOptions, runRamp, runStage, type StageHooks } from "../load/Stage.ts"
+import * as MockBackend from "../mock/MockBackend.ts"
+import type { MockOptions } from "../mock/MockOptions.ts"
+import type { StageResult } from "../results/Results.ts"
+import type { RouterExited } from "./RouterErrors.ts"
+import type { RouterOptions } from "./RouterOptions.ts"
+import * as RouterProcess from "./RouterProcess.ts"
+
+export interface WithRouterOptions {
+  readonly mock: MockOptions
+  readonly router: RouterOptions
+  /** The ramp; its `load.url` and `load.expectTokens` are replaced (router URL, mock tokens). */
+  readonly ramp: RampOptions
+  /** Progress notes for the user (where the router listens, where a kept config is). */
+  readonly onInfo?: (message: string) => void
+  /**
+   * Router overhead in one run: after each stage through the router, run the same stage
+   * directly against the mock (same level, same load shape); `directStages` holds them.
+   */
+  readonly compareDirect?: boolean
+}
+
+export interface WithRouterResult {
+  readonly stages: ReadonlyArray<StageResult>
+  /** With compareDirect: the same stages sent directly to the mock, aligned by index. */
+  readonly directStages?: ReadonlyArray<StageResult>
+  readonly router: {
+    readonly url: string
+    readonly pid: number
+    readonly command: string
+    readonly configPath: string
+    readonly tempDir: string
+    /** True with keepConfig: tempDir (config.yaml, router.log, token DB) was left in place. */
+    readonly kept: boolean
+    /** The max_concurrent_connections written (before --router-config overrides). */
+    readonly maxConcurrentConnections: number
+  }
+  readonly mock: { readonly url: string; readonly stats: MockBackend.MockStats }
+}
+
+export type WithRouterError = RouterProcess.StartError | RouterExited | TargetUnreachable | PortInUse | ServerStartFailed
+
+/**
+ * The most requests the run can have in flight: the largest concurrency level (closed loop),
+ * or the open-loop in-flight cap (`maxInFlight`) when the levels are arrival rates.
+ */
+export const peakConcurrency = (ramp: RampOptions): number =>
+  ramp.vary === "rate" || ramp.load.rate !== undefined ? ramp.load.maxInFlight : Math.max(...ramp.levels)
+
+/** After a stage fails, how long to wait for the router's exit to be seen (it explains the failure better). */
+const EXIT_SETTLE_MS = 300
+
+/**
+ * `--mock-backend`: starts the mock, then the router wired to it by a generated temp config,
+ * waits until the router answers, and runs the ramp through the router. A router that exits
+ * mid-run fails the run at once with RouterExited (the interrupted stage still reaches
+ * `hooks.onStageEnd`, marked `interrupted`). Everything is torn down on every path: the router's
+ * process group (SIGTERM, grace, SIGKILL) first, then the mock, then the temp folder (unless
+ * `router.keepConfig`). Scoped internally: nothing outlives the returned Effect.
+ *
+ * @example
+ * const result = yield* runWithRouter({
+ *   mock: MockOptions.make({ tokens: 64 }),
+ *   router: RouterOptions.make({ dir: "/srv/nomyo-router", workers: 2 }),
+ *   ramp: RampOptions.make({ load: LoadOptions.make({ durationSeconds: 10 }), levels: [8, 32] })
+ * }).pipe(Effect.provide(NodeContext.layer))
+ */
+export const runWithRouter = Effect.fn("nomyo-load/runWithRouter")(function* (
+  options: WithRouterOptions,
+  hooks?: StageHooks
+): Effect.fn.Return<WithRouterResult, WithRouterError, CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path> {
+  return yield* Effect.scoped(
+    Effect.gen(function* () {
+      const info = options.onInfo ?? (() => {})
+      const mock = yield* MockBackend.make(options.mock)
+      const peak = peakConcurrency(options.ramp)
+      const router = yield* RouterProcess.start(options.router, [mock.url], { peakConcurrency: peak })
+      const maxConc = options.router.maxConc ?? peak
+      info(`router ready at ${router.url} (pid ${router.pid}, ${options.router.workers} worker(s), max_concurrent_connections ${maxConc}; mock at ${mock.url})`)
+      if (router.kept) info(`router config kept in ${router.tempDir} (config.yaml, router.log, token DB): delete it when done`)
+
+      const ramp = RampOptions.make({
+        ...options.ramp,
+        load: LoadOptions.make({ ...options.ramp.load, url: router.url, expectTokens: options.mock.tokens })
+      })
+      const direct: Array<StageResult> = []
+      const directLoad = LoadOptions.make({ ...ramp.load, url: mock.url })
+      // Router stage, then the same stage direct to the mock, level by level: both see the
+      // same machine state, so the difference is the router's.
+      const runAll = options.compareDirect
+        ? Effect.forEach(ramp.levels, (level, index) =>
+            runStage(levelOptions(ramp, ramp.load, level), hooks ? { index, hooks } : { index }).pipe(
+              Effect.tap(() =>
+                runStage(levelOptions(ramp, directLoad, level), { index }).pipe(Effect.tap((d) => Effect.sync(() => direct.push(d))))
+              )
+            )
+          )
+        : runRamp(ramp, hooks)
+      const stages = yield* runAll.pipe(
+        // A router that dies makes every request fail; say that, not "target unreachable".
+        Effect.catchAll((e) => Effect.raceFirst(router.awaitExit, Effect.sleep(EXIT_SETTLE_MS).pipe(Effect.zipRight(Effect.fail(e))))),
+        Effect.raceFirst(router.awaitExit)
+      )
+      return {
+        stages,
+        ...(options.compareDirect ? { directStages: direct } : {}),
+        router: {
+          url: router.url,
+          pid: router.pid,
+          command: router.command,
+          configPath: router.configPath,
+          tempDir: router.tempDir,
+          kept: router.kept,
+          maxConcurrentConnections: maxConc
+        },
+        mock: { url: mock.url, stats: mock.stats() }
+      } satisfies WithRouterResult
+    })
+  )
+})

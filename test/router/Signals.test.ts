@@ -1,0 +1,267 @@
+import { spawn } from "node:child_process"
+import { existsSync, mkdirSync, readFileSync, symlinkSync } from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { afterAll, assert, describe, it } from "@effect/vitest"
+import { fakeRouterCmd, makeSandbox, mockImplemented, NEEDS_MOCK, ORCHESTRATE_MAIN, ROOT, waitUntil } from "./helpers.ts"
+
+/**
+ * SIGINT / SIGTERM to nomyo-load at random moments (seeded, so a failure can be replayed): during
+ * process start, while the router starts, during warmup, mid-stage. After every trial no process
+ * of the router's group may be alive and the trial's TMPDIR must be empty.
+ */
+
+type Phase = "boot" | "router-start" | "warmup" | "stage"
+interface Trial {
+  readonly n: number
+  readonly phase: Phase
+  readonly signal: NodeJS.Signals
+  readonly delayMs: number
+  readonly cli: boolean
+}
+
+// mulberry32: a tiny seeded PRNG.
+const SEED = Number(process.env["NOMYO_TRIAL_SEED"] ?? 20261128)
+const rng = (() => {
+  let a = SEED >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+})()
+
+const phases: ReadonlyArray<Phase> = ["boot", "router-start", "warmup", "stage"]
+const delayFor = (phase: Phase): number => {
+  const r = rng()
+  switch (phase) {
+    case "boot":
+      return Math.round(200 + r * 2800) // from spawn: before runMain installs its handlers, or while mock and router start
+    case "router-start":
+      return Math.round(r * 600) // after the router's pid appears; it binds after 1 s
+    case "warmup":
+      return Math.round(r * 250) // after "router ready"; warmup is 0.3 s
+    case "stage":
+      return Math.round(300 + r * 600) // after stage-start: past the 0.3 s warmup, inside the 1 s window
+  }
+}
+
+const ORCH_TRIALS = 24
+const trials: Array<Trial> = Array.from({ length: ORCH_TRIALS }, (_, n) => {
+  const phase = phases[n % phases.length]!
+  // Alternate the signal within each phase too.
+  const signal: NodeJS.Signals = (n + Math.floor(n / phases.length)) % 2 === 0 ? "SIGINT" : "SIGTERM"
+  return { n, phase, signal, delayMs: delayFor(phase), cli: false }
+})
+
+// CLI-level trials once src/bin.ts wires --mock-backend to the router flags.
+const cliWired = (() => {
+  try {
+    return readFileSync(path.join(ROOT, "src/cli/Main.ts"), "utf8").includes("RouterFlags")
+  } catch {
+    return false
+  }
+})()
+const CLI_TRIALS = 4
+const cliTrials: Array<Trial> = Array.from({ length: CLI_TRIALS }, (_, i) => {
+  const phase: Phase = i % 2 === 0 ? "router-start" : "stage"
+  return { n: ORCH_TRIALS + i, phase, signal: i % 2 === 0 ? "SIGTERM" : "SIGINT", delayMs: delayFor(phase), cli: true }
+})
+
+// One tsx compile cache for every trial: each trial's TMPDIR gets a symlink to it, so only the
+// first trial pays for compiling and "TMPDIR is empty" means "empty but for that link".
+const uid = typeof process.getuid === "function" ? process.getuid() : 0
+const TSX_CACHE_NAME = `tsx-${uid}`
+const sharedTsxCache = path.join(os.tmpdir(), TSX_CACHE_NAME)
+mkdirSync(sharedTsxCache, { recursive: true })
+
+/** A little concurrency limit: the machine has two cores, and each trial runs four processes. */
+const limiter = (n: number) => {
+  let active = 0
+  const queue: Array<() => void> = []
+  return async <A>(f: () => Promise<A>): Promise<A> => {
+    if (active >= n) await new Promise<void>((r) => queue.push(r))
+    active++
+    try {
+      return await f()
+    } finally {
+      active--
+      queue.shift()?.()
+    }
+  }
+}
+const limit = limiter(3)
+
+interface Outcome {
+  readonly trial: Trial
+  readonly code: number | null
+  readonly signal: NodeJS.Signals | null
+  readonly stdout: string
+  readonly stderr: string
+  /** ms from our signal to the process's exit (undefined if it ended before the signal). */
+  readonly stopMs: number | undefined
+  readonly routerPids: Array<number>
+  readonly alive: Array<number>
+  readonly leftovers: Array<string>
+}
+const outcomes: Array<Outcome> = []
+
+const runTrial = (t: Trial): Promise<Outcome> =>
+  limit(async () => {
+    const sb = makeSandbox({ setTmpdir: false })
+    symlinkSync(sharedTsxCache, path.join(sb.tmp, TSX_CACHE_NAME))
+    try {
+      const env: NodeJS.ProcessEnv = {
+        ...process.env,
+        NO_COLOR: "1",
+        TMPDIR: sb.tmp,
+        FAKE_ROUTER_PID_FILE: sb.pidFile,
+        ...(t.phase === "router-start" ? { FAKE_ROUTER_STARTUP_DELAY_MS: "1000" } : {})
+      }
+      const args = t.cli
+        ? [
+            "--import", "tsx", path.join(ROOT, "src/bin.ts"),
+            "--mock-backend", "--router-cmd", fakeRouterCmd, "--router-workers", "2",
+            "--concurrency", "4", "--duration", "1", "--warmup", "0.3", "--mock-ttft-ms", "5", "--mock-tokens", "8", "--mock-tok-ms", "2"
+          ]
+        : ["--import", "tsx", ORCHESTRATE_MAIN, "--levels", "3", "--duration", "1", "--warmup", "0.3", "--workers", "2"]
+      const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] })
+      let stdout = ""
+      let stderr = ""
+      child.stdout.on("data", (d) => (stdout += d))
+      child.stderr.on("data", (d) => (stderr += d))
+      let exitedAt = 0
+      const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+        child.on("exit", (code, signal) => {
+          exitedAt = Date.now()
+          resolve([code, signal])
+        })
+      )
+      const running = () => exitedAt === 0
+
+      // Wait for the trigger (bounded), then the random delay.
+      const trigger: () => boolean =
+        t.phase === "boot"
+          ? () => true
+          : t.phase === "router-start"
+            ? () => sb.pids().length > 0
+            : t.phase === "warmup"
+              ? () => /router ready/.test(stdout) || (t.cli && sb.pids().length > 0)
+              : () => /stage-start 0/.test(stdout) || (t.cli && sb.pids().length > 0 && /router|mock/i.test(stdout + stderr))
+      await waitUntil(() => trigger() || !running(), 20_000, 10)
+      await new Promise((r) => setTimeout(r, t.delayMs))
+      let sentAt: number | undefined
+      if (running()) {
+        sentAt = Date.now()
+        child.kill(t.signal)
+      }
+      const hardStop = setTimeout(() => child.kill("SIGKILL"), 20_000)
+      const [code, signal] = await exited
+      clearTimeout(hardStop)
+      // stdio may lag the exit event by a moment.
+      await new Promise((r) => setTimeout(r, 20))
+      const { alive, leftovers } = sb.leaks()
+      return {
+        trial: t,
+        code,
+        signal,
+        stdout,
+        stderr,
+        stopMs: sentAt !== undefined ? exitedAt - sentAt : undefined,
+        routerPids: sb.pids(),
+        alive,
+        leftovers: leftovers.filter((f) => f !== TSX_CACHE_NAME)
+      }
+    } finally {
+      sb.dispose()
+    }
+  })
+
+const describeOutcome = (o: Outcome) =>
+  `trial ${o.trial.n} (${o.trial.cli ? "cli" : "runWithRouter"}, ${o.trial.phase} +${o.trial.delayMs} ms, ${o.trial.signal}, seed ${SEED}): ` +
+  `code ${o.code} signal ${o.signal} stop ${o.stopMs} ms pids [${o.routerPids}]\nstdout:\n${o.stdout}\nstderr:\n${o.stderr}`
+
+const check = (o: Outcome) => {
+  const what = describeOutcome(o)
+  assert.deepStrictEqual(o.alive, [], `router processes left alive; ${what}`)
+  assert.deepStrictEqual(o.leftovers, [], `temp files left behind; ${what}`)
+  assert.isDefined(o.stopMs, `the run ended before the signal; ${what}`)
+  assert.isBelow(o.stopMs!, 8000, `slow stop; ${what}`)
+  if (o.trial.phase === "boot") {
+    // Before runMain installs its handlers the default action kills Node; nothing was spawned yet then.
+    assert.isTrue(o.code === 130 || o.signal === o.trial.signal, what)
+    if (o.signal !== null) assert.deepStrictEqual(o.routerPids, [], what)
+  } else {
+    assert.strictEqual(o.code, 130, what)
+    assert.isAtLeast(o.routerPids.length, 1, `the router had started; ${what}`)
+  }
+  if (o.trial.phase === "stage" && !o.trial.cli) assert.match(o.stdout, /stage-end 0 interrupted=true/, what)
+}
+
+describe.skipIf(!mockImplemented).concurrent(`signals at random moments leave nothing behind ${mockImplemented ? "" : NEEDS_MOCK}`, () => {
+  afterAll(() => {
+    const stops = outcomes.filter((o) => o.stopMs !== undefined).map((o) => o.stopMs!)
+    if (stops.length > 0 && process.env["NOMYO_TRIAL_SUMMARY"]) {
+      stops.sort((a, b) => a - b)
+      console.log(`signal trials: ${outcomes.length}, stop ms min ${stops[0]} median ${stops[Math.floor(stops.length / 2)]} max ${stops[stops.length - 1]}`)
+      for (const o of outcomes) console.log(`  #${o.trial.n} ${o.trial.cli ? "cli" : "lib"} ${o.trial.phase} +${o.trial.delayMs} ${o.trial.signal} -> code ${o.code} sig ${o.signal} stop ${o.stopMs} ms, ${o.routerPids.length} router pids`)
+    }
+  })
+
+  for (const t of trials) {
+    it(`#${t.n} ${t.signal} during ${t.phase} (+${t.delayMs} ms)`, async () => {
+      const o = await runTrial(t)
+      outcomes.push(o)
+      check(o)
+    }, 60_000)
+  }
+
+  for (const t of cliTrials) {
+    it.skipIf(!cliWired)(`#${t.n} CLI --mock-backend: ${t.signal} during ${t.phase} (+${t.delayMs} ms)`, async () => {
+      const o = await runTrial(t)
+      outcomes.push(o)
+      check(o)
+    }, 60_000)
+  }
+
+  it("a second signal during a slow teardown SIGKILLs the router at once", async () => {
+    const sb = makeSandbox({ setTmpdir: false })
+    symlinkSync(sharedTsxCache, path.join(sb.tmp, TSX_CACHE_NAME))
+    try {
+      const env = { ...process.env, TMPDIR: sb.tmp, FAKE_ROUTER_PID_FILE: sb.pidFile, FAKE_ROUTER_IGNORE_SIGTERM: "1" }
+      const child = spawn(process.execPath, ["--import", "tsx", ORCHESTRATE_MAIN, "--levels", "2", "--duration", "5", "--grace", "20"], {
+        cwd: ROOT,
+        env,
+        stdio: ["ignore", "pipe", "pipe"]
+      })
+      let stdout = ""
+      child.stdout.on("data", (d) => (stdout += d))
+      const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
+      assert.isTrue(await waitUntil(() => /stage-start 0/.test(stdout), 20_000), stdout)
+      child.kill("SIGINT")
+      // The router ignores SIGTERM and the grace is 20 s: the first signal alone would wait it out.
+      await new Promise((r) => setTimeout(r, 500))
+      const t0 = Date.now()
+      child.kill("SIGINT")
+      const hardStop = setTimeout(() => child.kill("SIGKILL"), 20_000)
+      const code = await exited
+      clearTimeout(hardStop)
+      const stopMs = Date.now() - t0
+      assert.strictEqual(code, 130)
+      assert.isBelow(stopMs, 3000, `stopped ${stopMs} ms after the second signal`)
+      const { alive, leftovers } = sb.leaks()
+      assert.deepStrictEqual(alive, [])
+      assert.deepStrictEqual(leftovers.filter((f) => f !== TSX_CACHE_NAME), [])
+    } finally {
+      sb.dispose()
+    }
+  }, 60_000)
+
+  it("the trials reached every phase", () => {
+    assert.isTrue(existsSync(ORCHESTRATE_MAIN))
+    assert.deepStrictEqual(new Set(trials.map((t) => t.phase)), new Set(phases))
+    assert.isAtLeast(trials.length, 20)
+  })
+})
