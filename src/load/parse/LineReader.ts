@@ -23,6 +23,9 @@ export class LineReader {
   feed(chunk: Uint8Array, now: number): void {
     let start = 0
     const n = chunk.length
+    // An empty read must not clear skipLF: a CR ending the previous read still owns a LF
+    // at the start of the next non-empty one.
+    if (n === 0) return
     if (this.skipLF) {
       this.skipLF = false
       if (n > 0 && chunk[0] === LF) start = 1

@@ -32,8 +32,9 @@ export class OpenAiStreamParser implements StreamParser {
 
   end(now: number): void {
     this.lines.end(now)
-    // A last event without its blank line still counts (as browsers and the openai SDK do).
-    if (this.data !== null) this.dispatch(now)
+    // A last event without its blank line still counts (as browsers and the openai SDK do),
+    // and so does a trailing `event: error` with no data, as a blank line would have.
+    if (this.data !== null || this.eventName !== "") this.dispatch(now)
   }
 
   private onLine(line: string, now: number): void {

@@ -1,0 +1,144 @@
+import type { ServerResponse } from "node:http"
+import type { ModelVariant } from "./Models.ts"
+import type { Tickable, TokenTicker } from "./TokenTicker.ts"
+import { isoNow, unixSeconds } from "./WallClock.ts"
+import type { Wire, WireState } from "./Wire.ts"
+
+/** Shaping and counters shared by every response of one server (plain fields: hot path). */
+export interface MockState {
+  readonly ticker: TokenTicker
+  readonly ttftMs: number
+  readonly tokMs: number
+  readonly tokens: number
+  requests: number
+  tokensSent: number
+  activeStreams: number
+  nextId: number
+}
+
+/**
+ * A client that stops reading makes `res.write` buffer. Each response is finite (tokens × one
+ * short line), so buffering is bounded anyway; past this many queued bytes a stream also stops
+ * producing tokens until the socket drains, as a real server blocked on its socket would.
+ */
+const MAX_BUFFERED = 1 << 20
+
+const JSON_TYPE = "application/json"
+
+/**
+ * One inference response in progress: waits `ttftMs`, then streams `tokens` tokens `tokMs`
+ * apart on the shared ticker, then the final line one `tokMs` later (the end-of-sequence step),
+ * so a stream and a buffered reply both take `ttftMs + tokens × tokMs`. Due times are counted
+ * from arrival, so timer lateness does not accumulate; a stream that falls more than a whole
+ * token behind (an overloaded loop) continues from "now" rather than bursting to catch up.
+ * With `tokMs: 0` a stream is written in one piece at TTFT.
+ */
+export class Completion implements Tickable, WireState {
+  done = false
+  head = ""
+  firstTokenAt = -1
+  readonly id: number
+  readonly created: number
+  private sent = 0
+  private due: number
+  private readonly tokenCount: number
+
+  constructor(
+    private readonly state: MockState,
+    private readonly res: ServerResponse,
+    private readonly wire: Wire,
+    readonly variant: ModelVariant,
+    private readonly stream: boolean,
+    readonly includeUsage: boolean,
+    readonly promptTokens: number,
+    readonly startedAt: number
+  ) {
+    this.tokenCount = state.tokens
+    this.id = ++state.nextId
+    this.created = unixSeconds()
+    this.due = startedAt + (stream ? state.ttftMs : state.ttftMs + state.tokens * state.tokMs)
+  }
+
+  get tokens(): number {
+    return this.tokenCount
+  }
+
+  /** Registers the response and runs or schedules its first step. */
+  start(): void {
+    const state = this.state
+    state.activeStreams++
+    this.res.on("close", () => this.abandon())
+    if (this.stream) {
+      this.res.writeHead(200, this.wire.streamHeaders)
+      this.wire.begin(this)
+    }
+    if (this.due <= this.startedAt) this.tick(this.startedAt)
+    else state.ticker.schedule(this, this.due)
+  }
+
+  tick(now: number): void {
+    const res = this.res
+    if (res.destroyed) return this.abandon()
+    try {
+      if (!this.stream) this.sendWhole(now)
+      else if (this.state.tokMs <= 0) this.sendAll(now)
+      else this.step(now)
+    } catch {
+      res.destroy()
+      this.abandon()
+    }
+  }
+
+  private step(now: number): void {
+    const state = this.state
+    if (this.sent >= this.tokenCount) return this.finish(this.wire.end(this, isoNow(), now))
+    if (this.sent === 0) this.firstTokenAt = now
+    const flushed = this.res.write(this.wire.token(this, this.sent, isoNow()))
+    this.sent++
+    state.tokensSent++
+    let next = this.due + state.tokMs
+    if (next <= now) next = now + state.tokMs
+    this.due = next
+    if (!flushed && this.res.writableLength > MAX_BUFFERED) {
+      this.res.once("drain", () => {
+        if (!this.done) state.ticker.schedule(this, this.due)
+      })
+    } else {
+      state.ticker.schedule(this, next)
+    }
+  }
+
+  private sendAll(now: number): void {
+    const iso = isoNow()
+    const n = this.tokenCount
+    this.firstTokenAt = now
+    let body = ""
+    for (let i = 0; i < n; i++) body += this.wire.token(this, i, iso)
+    this.sent = n
+    this.state.tokensSent += n
+    this.finish(body + this.wire.end(this, iso, now))
+  }
+
+  private sendWhole(now: number): void {
+    this.firstTokenAt = this.startedAt + this.state.ttftMs
+    const body = this.wire.whole(this, isoNow(), now)
+    this.res.writeHead(200, { "content-type": JSON_TYPE, "content-length": Buffer.byteLength(body) })
+    this.sent = this.tokenCount
+    this.state.tokensSent += this.tokenCount
+    this.finish(body)
+  }
+
+  private finish(last: string): void {
+    this.done = true
+    this.state.activeStreams--
+    this.state.requests++
+    this.res.end(last)
+  }
+
+  /** The client went away (or the server is closing): stop counting this response. */
+  private abandon(): void {
+    if (this.done) return
+    this.done = true
+    this.state.activeStreams--
+  }
+}
