@@ -395,6 +395,19 @@ export const runStage = (
     })
     const clientsFiber = yield* Effect.forkScoped(awaitClients)
 
+    // One sweep for every client's --timeout instead of a timer per request; undici's own
+    // headers/body timeouts run on coarse (~0.5 s) timers and a trickle never trips them.
+    const sweepMs = Math.max(5, Math.min(250, timeoutMs / 20))
+    yield* Effect.acquireRelease(
+      Effect.sync(() =>
+        setInterval(() => {
+          const now = performance.now()
+          for (const c of run.clients) c.checkDeadline(now)
+        }, sweepMs)
+      ),
+      (timer) => Effect.sync(() => clearInterval(timer))
+    )
+
     if (warmupMs > 0) {
       yield* Effect.sleep(warmupMs)
       const w = recorder.warmupErrorsByClass

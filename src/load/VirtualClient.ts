@@ -105,6 +105,11 @@ export class VirtualClient implements Dispatcher.DispatchHandler {
     if (this.busy && this.controller !== null && !this.controller.aborted) this.controller.abort(STOPPED)
   }
 
+  /** Cuts the request in flight once its --timeout has passed (the stage sweeps all clients). */
+  checkDeadline(now: number): void {
+    if (this.busy && now > this.deadline && this.controller !== null && !this.controller.aborted) this.controller.abort(TIMED_OUT)
+  }
+
   get isStopped(): boolean {
     return this.stopped
   }

@@ -39,9 +39,9 @@ export class Completion implements Tickable, WireState {
   firstTokenAt = -1
   readonly id: number
   readonly created: number
+  readonly tokens: number
   private sent = 0
   private due: number
-  private readonly tokenCount: number
 
   constructor(
     private readonly state: MockState,
@@ -53,14 +53,10 @@ export class Completion implements Tickable, WireState {
     readonly promptTokens: number,
     readonly startedAt: number
   ) {
-    this.tokenCount = state.tokens
+    this.tokens = state.tokens
     this.id = ++state.nextId
     this.created = unixSeconds()
     this.due = startedAt + (stream ? state.ttftMs : state.ttftMs + state.tokens * state.tokMs)
-  }
-
-  get tokens(): number {
-    return this.tokenCount
   }
 
   /** Registers the response and runs or schedules its first step. */
@@ -72,7 +68,8 @@ export class Completion implements Tickable, WireState {
       this.res.writeHead(200, this.wire.streamHeaders)
       this.wire.begin(this)
     }
-    if (this.due <= this.startedAt) this.tick(this.startedAt)
+    const now = performance.now()
+    if (this.due <= now) this.tick(now)
     else state.ticker.schedule(this, this.due)
   }
 
@@ -91,7 +88,7 @@ export class Completion implements Tickable, WireState {
 
   private step(now: number): void {
     const state = this.state
-    if (this.sent >= this.tokenCount) return this.finish(this.wire.end(this, isoNow(), now))
+    if (this.sent >= this.tokens) return this.finish(this.wire.end(this, isoNow(), now))
     if (this.sent === 0) this.firstTokenAt = now
     const flushed = this.res.write(this.wire.token(this, this.sent, isoNow()))
     this.sent++
@@ -110,7 +107,7 @@ export class Completion implements Tickable, WireState {
 
   private sendAll(now: number): void {
     const iso = isoNow()
-    const n = this.tokenCount
+    const n = this.tokens
     this.firstTokenAt = now
     let body = ""
     for (let i = 0; i < n; i++) body += this.wire.token(this, i, iso)
@@ -123,8 +120,8 @@ export class Completion implements Tickable, WireState {
     this.firstTokenAt = this.startedAt + this.state.ttftMs
     const body = this.wire.whole(this, isoNow(), now)
     this.res.writeHead(200, { "content-type": JSON_TYPE, "content-length": Buffer.byteLength(body) })
-    this.sent = this.tokenCount
-    this.state.tokensSent += this.tokenCount
+    this.sent = this.tokens
+    this.state.tokensSent += this.tokens
     this.finish(body)
   }
 

@@ -103,11 +103,6 @@ describe("Ollama NDJSON stream", () => {
     assert.deepStrictEqual(fed.stamps, [3])
   })
 
-  it("a thinking-only line is not content", () => {
-    const s = feed(ollama(), ol("", { message: { role: "assistant", content: "", thinking: "hmm" } }), ol("x"), olDone(1))
-    assert.strictEqual(s.contentChunks, 1)
-  })
-
   it("the final line without a newline is read at end()", () => {
     const fed = ollama()
     const last = olDone(1).trimEnd()

@@ -1,0 +1,224 @@
+import { Clock, Duration, Effect, Schedule, type Scope } from "effect"
+import type { LiveStage, StageHooks } from "../load/Stage.ts"
+
+/**
+ * The live progress line: a listener on the stage hooks, never part of the engine. One
+ * `\r`-line on stderr, a few times a second, erased before anything else is printed.
+ */
+
+/** What the reporter writes to: `process.stderr`, or a fake in tests. */
+export interface ProgressStream {
+  readonly isTTY?: boolean | undefined
+  /** Terminal width; the line is cut to fit so it never wraps (a wrapped line cannot be rewritten). */
+  readonly columns?: number | undefined
+  write(chunk: string): boolean
+}
+
+/** Requests completed (ok + errors, warmup included) at a point in time, for the current req/s. */
+export interface RateSample {
+  readonly atMs: number
+  readonly completed: number
+}
+
+export interface ProgressLineOptions {
+  /** Number of stages in the run, for "stage 2/5". */
+  readonly stages?: number | undefined
+  readonly colour?: boolean | undefined
+  /** Cut trailing fields so the line fits in this many columns. */
+  readonly width?: number | undefined
+}
+
+export interface ProgressOptions {
+  /** Normally `process.stderr`: progress never goes to stdout, where the table and JSON go. */
+  readonly stream: ProgressStream
+  /** `--quiet`: no progress line at all. */
+  readonly quiet?: boolean | undefined
+  /** Number of stages in the run (levels of the ramp), for "stage 2/5". */
+  readonly stages?: number | undefined
+  /** Redraw interval; default 250 ms. */
+  readonly intervalMs?: number | undefined
+  /** Default: the stream is a TTY and NO_COLOR is unset. */
+  readonly colour?: boolean | undefined
+}
+
+/** Stage hooks that draw the progress line, plus a way to print around it. */
+export interface ProgressReporter extends Required<StageHooks> {
+  /** False when the stream is not a TTY or with --quiet: the hooks then do nothing. */
+  readonly enabled: boolean
+  /** Prints a message on its own line (erasing the progress line first; it is redrawn at the next tick). */
+  readonly log: (message: string) => void
+  /** Erases the progress line now, e.g. before printing the table. */
+  readonly clear: () => void
+}
+
+/** Progress is drawn only on a terminal and never with --quiet. */
+export const progressEnabled = (stream: ProgressStream, quiet = false): boolean => stream.isTTY === true && !quiet
+
+/** Colour only on a terminal, and never with NO_COLOR set (https://no-color.org). */
+export const progressColour = (stream: ProgressStream): boolean => {
+  const noColor = process.env["NO_COLOR"]
+  return stream.isTTY === true && (noColor === undefined || noColor === "")
+}
+
+/** Requests completed so far in the stage, warmup included (so the rate shows during warmup too). */
+export const completedOf = (live: LiveStage): number => live.ok + live.errors + live.recorder.warmupRequests
+
+const CLEAR = "\r\u001b[K"
+const paint = (on: boolean, code: string, text: string) => (on ? `\u001b[${code}m${text}\u001b[0m` : text)
+
+const seconds = (s: number) => `${s.toFixed(1)}s`
+const millis = (ms: number) => (ms < 10 ? ms.toFixed(2) : ms < 1000 ? ms.toFixed(1) : ms.toFixed(0))
+
+/**
+ * One progress line (no `\r`, no newline), e.g.
+ * `stage 2/5 conc 16 | measure 12.3s, 7.7s left | in flight 16 | ok 1234 err 3 | 456.7 req/s | p99 123.4 ms`.
+ * The current req/s is the completions between `prev` and now (ms on the same clock); without
+ * a usable `prev` it shows `-`. p99 is of the ok requests measured so far.
+ */
+export const formatProgressLine = (
+  live: LiveStage,
+  prev: RateSample | undefined,
+  nowMs: number,
+  options: ProgressLineOptions = {}
+): string => {
+  const c = options.colour === true
+  const fields: Array<{ plain: string; text: string }> = []
+  const add = (plain: string, text = plain) => fields.push({ plain, text })
+
+  const stage = options.stages !== undefined ? `stage ${live.index + 1}/${options.stages}` : `stage ${live.index + 1}`
+  const level = live.rate !== undefined ? `rate ${live.rate}/s` : `conc ${live.concurrency}`
+  add(`${stage} ${level}`, `${paint(c, "1", stage)} ${level}`)
+
+  switch (live.phase) {
+    case "warmup":
+      add("warmup", paint(c, "33", "warmup"))
+      break
+    case "measure": {
+      const done = live.ok + live.errors
+      const where =
+        live.requestsTarget !== undefined
+          ? `${done}/${live.requestsTarget} req`
+          : `${seconds(live.elapsedSeconds)}, ${seconds(live.remainingSeconds ?? 0)} left`
+      add(`measure ${where}`, `${paint(c, "32", "measure")} ${where}`)
+      break
+    }
+    case "drain":
+      add(`drain ${seconds(live.elapsedSeconds)}`, `${paint(c, "36", "drain")} ${seconds(live.elapsedSeconds)}`)
+      break
+    case "done":
+      add("done")
+      break
+  }
+
+  add(`in flight ${live.inFlight}`)
+  const err = `err ${live.errors}`
+  add(`ok ${live.ok} ${err}`, `ok ${live.ok} ${live.errors > 0 ? paint(c, "31", err) : err}`)
+
+  const completed = completedOf(live)
+  const dtMs = prev === undefined ? 0 : nowMs - prev.atMs
+  const rps = prev !== undefined && dtMs > 0 ? (((completed - prev.completed) * 1000) / dtMs).toFixed(1) : "-"
+  add(`${rps} req/s`)
+
+  const latency = live.recorder.latency
+  add(latency.totalCount > 0 ? `p99 ${millis(Math.min(latency.getValueAtPercentile(99), latency.maxValue) / 1000)} ms` : "p99 -")
+
+  const sep = " | "
+  const width = options.width !== undefined && options.width > 0 ? options.width - 1 : Infinity
+  let used = 0
+  const out: Array<string> = []
+  for (const f of fields) {
+    const extra = (out.length > 0 ? sep.length : 0) + f.plain.length
+    if (out.length > 0 && used + extra > width) break
+    used += extra
+    out.push(f.text)
+  }
+  return out.join(c ? paint(c, "2", sep) : sep)
+}
+
+/** Runs each hook in turn; for handing the engine one listener made of several. */
+export const combineHooks = (...hooks: ReadonlyArray<StageHooks>): StageHooks => ({
+  onStageStart: (info) => {
+    for (const h of hooks) h.onStageStart?.(info)
+  },
+  onStageEnd: (result) => {
+    for (const h of hooks) h.onStageEnd?.(result)
+  }
+})
+
+const disabled = (stream: ProgressStream): ProgressReporter => ({
+  enabled: false,
+  onStageStart: () => {},
+  onStageEnd: () => {},
+  log: (message) => void stream.write(`${message}\n`),
+  clear: () => {}
+})
+
+/**
+ * The live progress reporter. When enabled (a TTY, not --quiet) it forks a ticker into the
+ * scope that redraws the line every `intervalMs` while a stage runs; the line is erased when
+ * each stage ends and when the scope closes, so the table printed afterwards starts clean.
+ * Disabled, it forks nothing and never writes (but `log` still prints).
+ *
+ * @example
+ * ```ts
+ * const progress = yield* progressReporter({ stream: process.stderr, quiet, stages: levels.length })
+ * yield* runRamp(ramp, combineHooks(progress, { onStageEnd: (r) => void stages.push(r) }))
+ * ```
+ */
+export const progressReporter = (options: ProgressOptions): Effect.Effect<ProgressReporter, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const stream = options.stream
+    if (!progressEnabled(stream, options.quiet)) return disabled(stream)
+    const colour = options.colour ?? progressColour(stream)
+    const intervalMs = options.intervalMs ?? 250
+
+    let live: (() => LiveStage) | undefined
+    let drawn = false
+    // Oldest first; pruned to the newest sample at least 1 s old plus everything since.
+    const samples: Array<RateSample> = []
+
+    const clear = () => {
+      if (drawn) stream.write(CLEAR)
+      drawn = false
+    }
+
+    const draw = (nowMs: number) => {
+      if (live === undefined) return
+      const snapshot = live()
+      if (snapshot.phase === "done") return
+      const sample = { atMs: nowMs, completed: completedOf(snapshot) }
+      while (samples.length >= 2 && samples[1]!.atMs <= nowMs - 1000) samples.shift()
+      const prev = samples[0]
+      samples.push(sample)
+      const line = formatProgressLine(snapshot, prev, nowMs, { stages: options.stages, colour, width: stream.columns })
+      stream.write(`\r${line}\u001b[K`)
+      drawn = true
+    }
+
+    const reporter: ProgressReporter = {
+      enabled: true,
+      onStageStart: (info) => {
+        live = info.live
+        samples.length = 0
+      },
+      onStageEnd: () => {
+        live = undefined
+        samples.length = 0
+        clear()
+      },
+      log: (message) => {
+        clear()
+        stream.write(`${message}\n`)
+      },
+      clear
+    }
+
+    // Registered before the ticker is forked, so it runs after the ticker was interrupted.
+    yield* Effect.addFinalizer(() => Effect.sync(clear))
+    yield* Clock.currentTimeMillis.pipe(
+      Effect.flatMap((now) => Effect.sync(() => draw(now))),
+      Effect.repeat(Schedule.spaced(Duration.millis(intervalMs))),
+      Effect.forkScoped
+    )
+    return reporter
+  })
