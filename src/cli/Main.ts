@@ -19,6 +19,8 @@ import { findKnee } from "../analysis/Knee.ts"
 import { evaluateSlo, goodputSloOf, sloForResult } from "../analysis/Slo.ts"
 import { assertOption, checkAssertions, compareCommand, formatVerdicts, mergeCommand, sloOption } from "./AnalysisCommands.ts"
 import * as Flags from "./Flags.ts"
+import { combineHooks, progressReporter } from "../report/Progress.ts"
+import { quietOption, reportCommand, reportOption, writeHtmlReport } from "./ReportCommand.ts"
 import * as RouterFlags from "./RouterFlags.ts"
 import { runWithRouter } from "../router/Orchestrate.ts"
 import { description } from "./Help.ts"
@@ -80,12 +82,14 @@ const pickLevels = (
 }
 
 const gate = Options.all({ assert: assertOption, slo: sloOption })
+const output = Options.all({ report: reportOption, quiet: quietOption })
 const compareDirect = Options.boolean("compare-direct").pipe(
   Options.withDescription(
     "[router] With --mock-backend: also run every stage directly against the mock and print the router's overhead per stage"
   )
 )
 type GateFlags = typeof gate extends Options.Options<infer A> ? A : never
+type OutputFlags = typeof output extends Options.Options<infer A> ? A : never
 
 const handler = (args: {
   readonly load: Flags.LoadFlags
@@ -94,6 +98,7 @@ const handler = (args: {
   readonly gate: GateFlags
   readonly router: RouterFlags.RouterFlags
   readonly compareDirect: boolean
+  readonly output: OutputFlags
 }) =>
   Effect.gen(function* () {
     const { load, mock, open, gate } = args
@@ -128,11 +133,15 @@ const handler = (args: {
     })
     const jsonPath = Option.getOrUndefined(load.json)
     if (jsonPath !== undefined) yield* checkWritable(jsonPath)
+    const reportPath = Option.getOrUndefined(args.output.report)
+    if (reportPath !== undefined) yield* checkWritable(reportPath)
 
     const startedAt = new Date()
     const stages: Array<StageResult> = []
     let directStages: ReadonlyArray<StageResult> | undefined
-    const hooks: StageHooks = { onStageEnd: (r) => void stages.push(r) }
+    // Live progress on stderr when it is a terminal (never mixed into stdout or --json).
+    const progress = yield* progressReporter({ stream: process.stderr, quiet: args.output.quiet, stages: levels.length })
+    const hooks: StageHooks = combineHooks(progress, { onStageEnd: (r) => void stages.push(r) })
     const settings: Record<string, unknown> = {
       ...LoadOptions.make(loadOptions),
       levels,
@@ -167,6 +176,10 @@ const handler = (args: {
           yield* writeResults(jsonPath, result)
           yield* Console.error(`results written to ${jsonPath}`)
         }
+        if (reportPath !== undefined) {
+          yield* writeHtmlReport(reportPath, result)
+          yield* Console.error(`report written to ${reportPath}`)
+        }
       })
 
     const ramp = (url: string) =>
@@ -179,7 +192,7 @@ const handler = (args: {
       mode === "mock-direct"
         ? Effect.gen(function* () {
             const server = yield* MockBackend.make(mockOptions)
-            yield* Console.error(`mock backend (in-process) on ${server.url}`)
+            progress.log(`mock backend (in-process) on ${server.url}`)
             return yield* ramp(server.url)
           }).pipe(Effect.scoped)
         : mode === "mock-backend"
@@ -189,7 +202,7 @@ const handler = (args: {
                 router: RouterFlags.toRouterOptions(args.router),
                 ramp: RampOptions.make({ load: loadOptions, levels: levels as readonly [number, ...Array<number>], vary }),
                 compareDirect: args.compareDirect,
-                onInfo: (message) => process.stderr.write(`${message}\n`)
+                onInfo: (message) => progress.log(message)
               },
               hooks
             ).pipe(Effect.tap((r) => Effect.sync(() => {
@@ -215,15 +228,15 @@ const handler = (args: {
       for (const s of stages) for (const [k, v] of Object.entries(s.errorsByClass)) byClass[k] = (byClass[k] ?? 0) + v
       return yield* Effect.fail(new AllRequestsFailed({ url: stages[0]!.url, errorsByClass: byClass }))
     }
-  })
+  }).pipe(Effect.scoped)
 
 export const command = Command.make(
   "nomyo-load",
-  { load: Flags.load, open: Flags.openLoop, mock: Flags.mock, router: RouterFlags.router, compareDirect, gate },
+  { load: Flags.load, open: Flags.openLoop, mock: Flags.mock, router: RouterFlags.router, compareDirect, gate, output },
   handler
 ).pipe(
   Command.withDescription(description),
-  Command.withSubcommands([mergeCommand, compareCommand])
+  Command.withSubcommands([mergeCommand, compareCommand, reportCommand])
 )
 
 export const cli = (argv: ReadonlyArray<string>) =>
