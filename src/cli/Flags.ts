@@ -9,7 +9,7 @@ import { extraColumnNames } from "../report/Table.ts"
 export const invalid = (message: string) => ValidationError.invalidValue(HelpDoc.p(message))
 
 /** A numeric flag parsed by us, so every message names the flag ("'abc' is not a integer" does not). */
-const numberFlag = (name: string, pseudo: string, ok: (n: number) => boolean, expects: string) =>
+export const numberFlag = (name: string, pseudo: string, ok: (n: number) => boolean, expects: string) =>
   Options.text(name).pipe(
     Options.withPseudoName(pseudo),
     Options.mapEffect((t) => {

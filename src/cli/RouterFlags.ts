@@ -1,22 +1,8 @@
-import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
-import * as ValidationError from "@effect/cli/ValidationError"
 import { Effect, Either, Option } from "effect"
 import { parseOverride } from "../router/RouterConfig.ts"
+import { invalid, numberFlag } from "./Flags.ts"
 import { RouterOptions } from "../router/RouterOptions.ts"
-
-/** A one-line usage error naming the flag (@effect/cli prints it; the edge exits 2). */
-const invalid = (message: string) => ValidationError.invalidValue(HelpDoc.p(message))
-
-/** Numbers parsed by us, so every message names the flag (@effect/cli says "'abc' is not a integer"). */
-const numberFlag = (name: string, pseudo: string, ok: (n: number) => boolean, expects: string) =>
-  Options.text(name).pipe(
-    Options.withPseudoName(pseudo),
-    Options.mapEffect((t) => {
-      const n = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(t.trim()) ? Number(t) : NaN
-      return Number.isFinite(n) && ok(n) ? Effect.succeed(n) : Effect.fail(invalid(`--${name} must be ${expects}, got "${t}"`))
-    })
-  )
 
 const intIn = (name: string, pseudo: string, min: number, max: number, expects: string) =>
   numberFlag(name, pseudo, (n) => Number.isInteger(n) && n >= min && n <= max, expects)

@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process"
+import { mulberry32 } from "../../src/load/Arrivals.ts"
 import { existsSync, mkdirSync, readFileSync, symlinkSync } from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -22,16 +23,7 @@ interface Trial {
 
 // mulberry32: a tiny seeded PRNG.
 const SEED = Number(process.env["NOMYO_TRIAL_SEED"] ?? 20261128)
-const rng = (() => {
-  let a = SEED >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-})()
+const rng = mulberry32(SEED)
 
 const phases: ReadonlyArray<Phase> = ["boot", "router-start", "warmup", "stage"]
 const delayFor = (phase: Phase): number => {

@@ -31,26 +31,11 @@ export class OllamaStreamParser implements StreamParser {
     const s = this.state
     if (s.error !== null || s.sawFinal) return
     if (line.length === 0 || isBlank(line)) return
-    let obj: any
-    try {
-      obj = JSON.parse(line)
-    } catch {
-      s.fail("malformed", line)
-      return
-    }
-    if (obj === null || typeof obj !== "object" || Array.isArray(obj)) {
-      s.fail("malformed", line)
-      return
-    }
-    if (obj.error) {
-      s.fail("stream_error", typeof obj.error === "string" ? obj.error : JSON.stringify(obj.error))
-      return
-    }
+    const obj = s.parseObject(line)
+    if (obj === undefined) return
     const content = obj.message?.content
     if (typeof content === "string" && content.length > 0) {
-      if (s.firstContentAt < 0) s.firstContentAt = now
-      s.lastContentAt = now
-      s.contentChunks++
+      s.content(now)
       this.onContent(now)
     }
     if (obj.done === true) {

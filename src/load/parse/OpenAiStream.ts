@@ -77,28 +77,13 @@ export class OpenAiStreamParser implements StreamParser {
       s.sawFinal = true
       return
     }
-    let obj: any
-    try {
-      obj = JSON.parse(data)
-    } catch {
-      s.fail("malformed", data)
-      return
-    }
-    if (obj === null || typeof obj !== "object" || Array.isArray(obj)) {
-      s.fail("malformed", data)
-      return
-    }
-    if (obj.error) {
-      s.fail("stream_error", typeof obj.error === "string" ? obj.error : JSON.stringify(obj.error))
-      return
-    }
+    const obj = s.parseObject(data)
+    if (obj === undefined) return
     const choices = obj.choices
     if (Array.isArray(choices) && choices.length > 0) {
       const content = choices[0]?.delta?.content
       if (typeof content === "string" && content.length > 0) {
-        if (s.firstContentAt < 0) s.firstContentAt = now
-        s.lastContentAt = now
-        s.contentChunks++
+        s.content(now)
         this.onContent(now)
       }
     }

@@ -29,6 +29,36 @@ export class ParseState {
     this.errorDetail = ""
   }
 
+  /** A chunk with completion text arrived in the socket read stamped `now`. */
+  content(now: number): void {
+    if (this.firstContentAt < 0) this.firstContentAt = now
+    this.lastContentAt = now
+    this.contentChunks++
+  }
+
+  /**
+   * Parses one line or event as a JSON object. A parse failure or a non-object counts as
+   * `malformed`, an object with a truthy `error` as `stream_error`; both give undefined.
+   */
+  parseObject(text: string): any {
+    let obj: any
+    try {
+      obj = JSON.parse(text)
+    } catch {
+      this.fail("malformed", text)
+      return undefined
+    }
+    if (obj === null || typeof obj !== "object" || Array.isArray(obj)) {
+      this.fail("malformed", text)
+      return undefined
+    }
+    if (obj.error) {
+      this.fail("stream_error", typeof obj.error === "string" ? obj.error : JSON.stringify(obj.error))
+      return undefined
+    }
+    return obj
+  }
+
   fail(cls: ErrorClass, detail: string): void {
     if (this.error === null) {
       this.error = cls
