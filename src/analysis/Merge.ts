@@ -140,6 +140,7 @@ export const mergeStages = (stages: ReadonlyArray<StageResult>, names: ReadonlyA
     itl: merge("itl", (s) => s.itl),
     tpot: merge("tpot", (s) => s.tpot),
     outputChunks: sum(stages.map((s) => s.outputChunks)),
+    tokenMismatches: sum(stages.map((s) => s.tokenMismatches)),
     reportedTokens: sum(stages.map((s) => s.reportedTokens)),
     outputTokensPerSecond: round2(sum(stages.map((s) => s.outputTokensPerSecond))),
     dispatchDelay: dispatch.length === 0 ? undefined : mergeSummaries(dispatch, `${where} dispatchDelay`),

@@ -354,6 +354,7 @@ export const runStage = (
         outputChunks: recorder.outputChunks,
         reportedTokens: recorder.reportedTokens,
         outputTokensPerSecond: round2(rate(recorder.outputTokens)),
+        tokenMismatches: recorder.tokenMismatches,
         dispatchDelay,
         goodput: options.goodputSlo !== undefined ? round2(rate(recorder.goodRequests)) : undefined,
         goodRequests: options.goodputSlo !== undefined ? recorder.goodRequests : undefined,

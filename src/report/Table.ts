@@ -48,7 +48,8 @@ export const extraColumns: Readonly<Record<string, Column>> = {
   inflight: { title: "peakInFl", value: (s) => String(s.peakInFlight) },
   dispatchP99: { title: "dispP99", value: pct("p99")((s) => s.dispatchDelay) },
   loopP99: { title: "loopP99", value: (s) => (s.selfHealth === undefined ? "-" : s.selfHealth.loopDelayP99Ms.toFixed(1)) },
-  drain: { title: "drain_s", value: (s) => s.drainSeconds.toFixed(2) }
+  drain: { title: "drain_s", value: (s) => s.drainSeconds.toFixed(2) },
+  tokmis: { title: "tokMis", value: (s) => String(s.tokenMismatches) }
 }
 
 export const extraColumnNames = Object.keys(extraColumns)

@@ -87,6 +87,12 @@ export class StageResult extends Schema.Class<StageResult>("StageResult")({
   reportedTokens: Schema.Int,
   /** Output tokens per second of window (reported counts, or content chunks where none was reported). */
   outputTokensPerSecond: Schema.Number,
+  /**
+   * Ok streamed requests whose content chunks differ from the count the final chunk reports:
+   * a proxy that merges or drops chunks shows here (a backend that sends several tokens per
+   * chunk too). With our own mock such a request is an error of class token_mismatch instead.
+   */
+  tokenMismatches: Schema.optionalWith(Schema.Int, { default: () => 0 }),
   /** Actual send − scheduled send, all measured requests (the client's own lag). */
   dispatchDelay: Schema.optional(Summary),
   /** Requests per second of window that were ok and met every SLO (only with --slo). */

@@ -43,6 +43,8 @@ export class Recorder {
   /** Open loop: measured arrivals that had to wait for a slot (--max-inflight). */
   lateStarts = 0
   goodRequests = 0
+  /** Ok streamed requests whose content chunks differ from the token count the server reported. */
+  tokenMismatches = 0
 
   /** A request is about to be written; `dispatchDelayMs` = actual − scheduled send. */
   onSend(measured: boolean, dispatchDelayMs: number, late: boolean): void {
@@ -75,6 +77,7 @@ export class Recorder {
     }
     this.outputChunks += chunks
     if (reported >= 0) {
+      if (ttftMs >= 0 && chunks !== reported) this.tokenMismatches++
       this.reportedTokens += reported
       this.outputTokens += reported
     } else {
