@@ -431,7 +431,7 @@ export const runStage = (
     const r = result(false)
     hooks.onStageEnd?.(r)
     return r
-  }).pipe(Effect.scoped)
+  }).pipe(Effect.scoped, Effect.withSpan("nomyo-load/runStage", { attributes: { index: meta.index ?? 0 } }))
 
 const round2 = (x: number): number => Math.round(x * 100) / 100
 const round3 = (x: number): number => Math.round(x * 1000) / 1000
@@ -445,4 +445,6 @@ export const runRamp = (
   options: RampOptions,
   hooks?: StageHooks
 ): Effect.Effect<ReadonlyArray<StageResult>, TargetUnreachable> =>
-  Effect.forEach(options.levels, (level, index) => runStage(levelOptions(options, options.load, level), hooks ? { index, hooks } : { index }))
+  Effect.forEach(options.levels, (level, index) => runStage(levelOptions(options, options.load, level), hooks ? { index, hooks } : { index })).pipe(
+    Effect.withSpan("nomyo-load/runRamp")
+  )
