@@ -26,6 +26,31 @@ const MAX_BUFFERED = 1 << 20
 const JSON_TYPE = "application/json"
 
 /**
+ * The encoded content lines of a whole tok-ms-0 stream, remembered for the last (wire, head,
+ * timestamp, token count): the lines differ only in `created_at`, which changes at most once a
+ * millisecond, so the Ollama responses of one millisecond share one Buffer instead of each
+ * concatenating, flattening and encoding `tokens` lines (measured: ~19% of the mock's CPU).
+ * OpenAI heads carry a per-response id, so they always rebuild.
+ */
+let blockWire: Wire | undefined
+let blockHead = ""
+let blockIso = ""
+let blockTokens = -1
+let block: Buffer = Buffer.alloc(0)
+
+const tokenBlock = (wire: Wire, s: WireState, iso: string): Buffer => {
+  if (wire === blockWire && iso === blockIso && s.tokens === blockTokens && s.head === blockHead) return block
+  let text = ""
+  for (let i = 0; i < s.tokens; i++) text += wire.token(s, i, iso)
+  blockWire = wire
+  blockHead = s.head
+  blockIso = iso
+  blockTokens = s.tokens
+  block = Buffer.from(text)
+  return block
+}
+
+/**
  * One inference response in progress: waits `ttftMs`, then streams `tokens` tokens `tokMs`
  * apart on the shared ticker, then the final line one `tokMs` later (the end-of-sequence step),
  * so a stream and a buffered reply both take `ttftMs + tokens × tokMs`. Due times are counted
@@ -109,11 +134,13 @@ export class Completion implements Tickable, WireState {
     const iso = isoNow()
     const n = this.tokens
     this.firstTokenAt = now
-    let body = ""
-    for (let i = 0; i < n; i++) body += this.wire.token(this, i, iso)
+    const block = tokenBlock(this.wire, this, iso)
     this.sent = n
     this.state.tokensSent += n
-    this.finish(body + this.wire.end(this, iso, now))
+    // One chunk for the tokens, one for the final line(s), in one socket write.
+    this.res.cork()
+    this.res.write(block)
+    this.finish(this.wire.end(this, iso, now))
   }
 
   private sendWhole(now: number): void {

@@ -231,6 +231,24 @@ const suite = (name: string, shaping: { ttftMs: number; tokMs: number }) =>
           }
         }))
 
+      it.effect("concurrent streams of several models and routes each carry their own model and lines", () =>
+        // With tokMs 0 responses of one millisecond share an encoded token block: it must never cross models or wires.
+        withUrl(async (url) => {
+          // Neighbours differ in the wire only or in the model only.
+          const cycle = [
+            ["/api/generate", "mock"], ["/api/chat", "mock"], ["/api/chat", "x:7b"], ["/api/generate", "x:7b"],
+            ["/api/generate", "m2"], ["/api/chat", "m2"], ["/api/chat", "mock:latest"], ["/api/generate", "mock:latest"]
+          ] as const
+          const replies = await Promise.all(
+            Array.from({ length: 32 }, (_, i) => {
+              const [route, model] = cycle[i % cycle.length]!
+              const body = route === "/api/chat" ? { model, messages: CHAT_MESSAGES } : { model, prompt: "hi" }
+              return call(url, route, { body }).then((r) => ({ r, model, route }))
+            })
+          )
+          for (const { model, r, route } of replies) assertOllamaStream(r, model, route === "/api/chat" ? "message" : "response")
+        }))
+
       it.effect("POST /api/chat with stream false: one object like the final line, whole content", () =>
         withUrl(async (url) => {
           const r = await call(url, "/api/chat", { body: { model: "mock:latest", messages: CHAT_MESSAGES, stream: false, ...OLLAMA_EXTRAS } })

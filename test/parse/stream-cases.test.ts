@@ -125,6 +125,17 @@ describe("Ollama NDJSON stream", () => {
     assert.isTrue(s.sawFinal)
   })
 
+  it("thinking (a reasoning model's trace) is generated text: TTFT at the first thinking line", () => {
+    const fed = ollama()
+    const think = (t: string) =>
+      JSON.stringify({ model: "m", created_at: "2025-01-01T00:00:00Z", message: { role: "assistant", content: "", thinking: t }, done: false }) + "\n"
+    const s = feed(fed, ol(""), think("hmm"), think(""), ol("x"), olDone(2))
+    assert.strictEqual(s.firstContentAt, 2)
+    assert.deepStrictEqual(fed.stamps, [2, 4])
+    assert.strictEqual(s.contentChunks, 2)
+    assert.isNull(s.error)
+  })
+
   it("a done line without eval_count reports no tokens", () => {
     const s = feed(ollama(), ol("a") + olDone())
     assert.isTrue(s.sawFinal)
@@ -150,6 +161,16 @@ describe("OpenAI SSE stream", () => {
     assert.strictEqual(s.contentChunks, 1)
     assert.strictEqual(s.firstContentAt, 3)
     assert.deepStrictEqual(fed.stamps, [3])
+  })
+
+  it("reasoning_content and reasoning deltas are generated text: TTFT at the first of them", () => {
+    const fed = openai()
+    const reason = (key: string, t: string) => oa([{ index: 0, delta: { content: null, [key]: t }, finish_reason: null }])
+    const s = feed(fed, oaRole, reason("reasoning_content", ""), reason("reasoning_content", "so"), reason("reasoning", "then"), oaText("x"), oaFinish + DONE)
+    assert.strictEqual(s.firstContentAt, 3)
+    assert.deepStrictEqual(fed.stamps, [3, 4, 5])
+    assert.strictEqual(s.contentChunks, 3)
+    assert.isNull(s.error)
   })
 
   it("empty content is not counted", () => {

@@ -188,8 +188,10 @@ const ollamaStream: fc.Arbitrary<OllamaCase> = fc
       const message: Record<string, unknown> = { role: "assistant", content }
       if (thinking) message.thinking = "hmm 🤔"
       const obj = { model: "mock", created_at: "2025-01-01T00:00:00.000Z", message, done: false }
-      lines.push({ text: JSON.stringify(obj), eol: e, completesContent: content.length > 0 })
-      if (content.length > 0) contentChunks++
+      // A non-empty thinking trace is generated text too (it counts in eval_count).
+      const generated = content.length > 0 || thinking
+      lines.push({ text: JSON.stringify(obj), eol: e, completesContent: generated })
+      if (generated) contentChunks++
     }
     const done: Record<string, unknown> = {
       model: "mock",

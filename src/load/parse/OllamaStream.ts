@@ -2,7 +2,8 @@ import { LineReader } from "./LineReader.ts"
 import { type OnContent, ParseState, type StreamParser } from "./ParseState.ts"
 
 /**
- * Ollama `/api/chat` NDJSON: one JSON object per line; content in `message.content`; the last
+ * Ollama `/api/chat` NDJSON: one JSON object per line; text in `message.content` (or
+ * `message.thinking`); the last
  * line has `done: true` and `eval_count`. An `{"error": …}` line under HTTP 200 is a stream
  * error (Ollama reports mid-stream failures that way). Blank lines are tolerated.
  */
@@ -33,8 +34,7 @@ export class OllamaStreamParser implements StreamParser {
     if (line.length === 0 || isBlank(line)) return
     const obj = s.parseObject(line)
     if (obj === undefined) return
-    const content = obj.message?.content
-    if (typeof content === "string" && content.length > 0) {
+    if (hasOllamaText(obj.message)) {
       s.content(now)
       this.onContent(now)
     }
@@ -56,14 +56,25 @@ export const parseOllamaBody = (text: string, state: ParseState, now: number): v
   }
   if (obj === null || typeof obj !== "object" || Array.isArray(obj)) return state.fail("malformed", text)
   if (obj.error) return state.fail("stream_error", typeof obj.error === "string" ? obj.error : JSON.stringify(obj.error))
-  const content = obj.message?.content
-  if (typeof content === "string" && content.length > 0) {
+  if (hasOllamaText(obj.message)) {
     state.contentChunks = 1
     state.firstContentAt = now
     state.lastContentAt = now
   }
   if (obj.done === true) state.sawFinal = true
   if (typeof obj.eval_count === "number") state.reportedTokens = obj.eval_count
+}
+
+/**
+ * A chat message carries generated text: non-empty `content`, or non-empty `thinking` (a
+ * reasoning model's trace, which also counts in `eval_count`), as AIPerf and sglang count TTFT.
+ */
+const hasOllamaText = (message: any): boolean => {
+  if (message === null || typeof message !== "object") return false
+  const content = message.content
+  if (typeof content === "string" && content.length > 0) return true
+  const thinking = message.thinking
+  return typeof thinking === "string" && thinking.length > 0
 }
 
 export const isBlank = (line: string): boolean => {

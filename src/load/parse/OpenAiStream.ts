@@ -6,8 +6,9 @@ import { type OnContent, ParseState, type StreamParser } from "./ParseState.ts"
  * OpenAI chat-completions SSE, per the WHATWG event-stream rules: `data:` lines (several are
  * joined with "\n") make an event, a blank line dispatches it, `:` lines are comments,
  * `event: error` or a JSON object with an `error` key is a stream error, `data: [DONE]` ends
- * the stream. Content is `choices[0].delta.content` when non-empty: the role-only first chunk
- * is not content. The usage chunk (`choices: []`) carries `usage.completion_tokens`.
+ * the stream. Content is `choices[0].delta.content` (or `reasoning_content` / `reasoning`) when
+ * non-empty: the role-only first chunk is not content. The usage chunk (`choices: []`) carries
+ * `usage.completion_tokens`.
  */
 export class OpenAiStreamParser implements StreamParser {
   readonly state = new ParseState()
@@ -80,17 +81,26 @@ export class OpenAiStreamParser implements StreamParser {
     const obj = s.parseObject(data)
     if (obj === undefined) return
     const choices = obj.choices
-    if (Array.isArray(choices) && choices.length > 0) {
-      const content = choices[0]?.delta?.content
-      if (typeof content === "string" && content.length > 0) {
-        s.content(now)
-        this.onContent(now)
-      }
+    if (Array.isArray(choices) && choices.length > 0 && hasOpenAiText(choices[0]?.delta)) {
+      s.content(now)
+      this.onContent(now)
     }
     const completion = obj.usage?.completion_tokens
     if (typeof completion === "number") s.reportedTokens = completion
   }
 }
+
+const nonEmpty = (v: unknown): boolean => typeof v === "string" && v.length > 0
+
+/**
+ * A delta (or message) carries generated text: non-empty `content`, or a reasoning model's
+ * `reasoning_content` / `reasoning` (vLLM, DeepSeek, OpenRouter spellings), which also count in
+ * `usage.completion_tokens`, as AIPerf and sglang count TTFT.
+ */
+const hasOpenAiText = (delta: any): boolean =>
+  delta !== null &&
+  typeof delta === "object" &&
+  (nonEmpty(delta.content) || nonEmpty(delta.reasoning_content) || nonEmpty(delta.reasoning))
 
 /** A buffered (`stream: false`) chat.completion body. */
 export const parseOpenAiBody = (text: string, state: ParseState, now: number): void => {
@@ -105,8 +115,7 @@ export const parseOpenAiBody = (text: string, state: ParseState, now: number): v
   if (obj.error) return state.fail("stream_error", typeof obj.error === "string" ? obj.error : JSON.stringify(obj.error))
   const choices = obj.choices
   if (!Array.isArray(choices) || choices.length === 0) return state.fail("malformed", text)
-  const content = choices[0]?.message?.content
-  if (typeof content === "string" && content.length > 0) {
+  if (hasOpenAiText(choices[0]?.message)) {
     state.contentChunks = 1
     state.firstContentAt = now
     state.lastContentAt = now
