@@ -4,6 +4,7 @@ import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Effect } from "effect"
 import { withPlainConsole } from "./cli/Console.ts"
 import { exitCode, reportCause } from "./cli/Exit.ts"
+import { withoutHelpBoilerplate } from "./cli/Help.ts"
 import { cli } from "./cli/Main.ts"
 
 // runMain interrupts the program on the first SIGINT/SIGTERM (finalizers run) and then
@@ -12,6 +13,7 @@ process.once("SIGINT", () => process.stderr.write("\nstopping… (Ctrl-C again t
 
 cli(process.argv).pipe(
   Effect.tapErrorCause(reportCause),
+  withoutHelpBoilerplate,
   withPlainConsole,
   Effect.provide(NodeContext.layer),
   NodeRuntime.runMain({

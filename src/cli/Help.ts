@@ -1,3 +1,4 @@
+import { Console, Effect } from "effect"
 import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Span from "@effect/cli/HelpDoc/Span"
 
@@ -24,3 +25,18 @@ export const description = HelpDoc.blocks([
   example("self-test on the built-in mock", "nomyo-load --mock-direct --ramp 8,32,64 --duration 5"),
   HelpDoc.p("Flags are grouped: [load] [open loop] [output] [mock] [router] [ci]. Exit codes: 0 ok, 1 run failed, 2 bad flags, 130 interrupted.")
 ])
+
+/**
+ * @effect/cli prints "A user-defined piece of text." under every text flag and argument (the
+ * primitive's own help, which no option can replace); our descriptions say what each one is.
+ */
+const TEXT_BOILERPLATE = /^[ \t]*A user-defined piece of text\.\r?\n\r?\n/gm
+
+/** Runs `self` with a console that drops that line from what it logs (the help screens). */
+export const withoutHelpBoilerplate = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Console.consoleWith((base) =>
+    Effect.withConsole(self, {
+      ...base,
+      log: (...args) => base.log(...args.map((a) => (typeof a === "string" ? a.replace(TEXT_BOILERPLATE, "") : a)))
+    })
+  )

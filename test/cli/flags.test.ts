@@ -42,6 +42,9 @@ describe.concurrent("CLI input validation", () => {
     for (const flag of ["--url", "--api", "--no-stream", "--concurrency", "--duration", "--requests", "--warmup", "--timeout", "--model", "--prompt", "--ramp", "--json", "--serve-mock", "--mock-direct", "--mock-backend", "--mock-ttft-ms", "--mock-tokens", "--mock-tok-ms", "--mock-models", "--mock-port"]) {
       assert.include(r.stdout, flag)
     }
+    // @effect/cli's generic line under every text flag is dropped; our descriptions remain.
+    assert.notInclude(r.stdout, "A user-defined piece of text")
+    assert.include(r.stdout, "[load] Router base URL to drive")
   })
 
   it("--version prints the package version", async () => {
