@@ -41,6 +41,12 @@ export class RouterOptions extends Schema.Class<RouterOptions>("RouterOptions")(
   keepConfig: Schema.optionalWith(Schema.Boolean, { default: () => false }),
   /** Echo the router's output to stderr, prefixed `[router] ` (it always goes to router.log). */
   log: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  /**
+   * router.log keeps at most this many bytes; after that a marker line is written and the rest is
+   * read and dropped (the error tails still see it), so a long run with an access log cannot
+   * fill the disk.
+   */
+  logMaxBytes: Schema.optionalWith(PositiveInt, { default: () => 256 * 1024 * 1024 }),
   /** Extra environment for the router (on top of ours and the NOMYO_ROUTER_* variables). */
   env: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.String }), { default: () => ({}) })
 }) {}

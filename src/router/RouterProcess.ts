@@ -320,15 +320,22 @@ export const start = Effect.fn("RouterProcess.start")(function* (
     return err.length > 0 ? err : outputTail()
   }
   let logBroken = false
+  let logBytes = 0
+  const toLog = (chunk: Uint8Array) => {
+    if (logBytes + chunk.length <= options.logMaxBytes) {
+      logBytes += chunk.length
+      return logFile.writeAll(chunk)
+    }
+    logBroken = true
+    return logFile.writeAll(new TextEncoder().encode(`\n[nomyo-load: router.log reached ${options.logMaxBytes} bytes; the rest of the router's output was read and dropped]\n`))
+  }
   /** Never stops reading: an unread pipe would block the router once its buffer fills. */
   const drain = (stream: Stream.Stream<Uint8Array, unknown>, splitter: LineSplitter) =>
     stream.pipe(
       Stream.runForEach((chunk) =>
         Effect.suspend(() => {
           splitter.push(chunk)
-          return logBroken
-            ? Effect.void
-            : logFile.writeAll(chunk).pipe(Effect.catchAll(() => Effect.sync(() => void (logBroken = true))))
+          return logBroken ? Effect.void : toLog(chunk).pipe(Effect.catchAll(() => Effect.sync(() => void (logBroken = true))))
         })
       ),
       Effect.ignore

@@ -234,6 +234,30 @@ describe("RouterProcess", () => {
     )
   )
 
+  it.live("router.log stops at logMaxBytes with a marker line; the pipe is still drained", () =>
+    withSandbox((sb) =>
+      Effect.gen(function* () {
+        yield* Effect.scoped(
+          Effect.gen(function* () {
+            const cap = 64 * 1024
+            const h = yield* RouterProcess.start(
+              options(sb, { logMaxBytes: cap, env: { FAKE_ROUTER_FLOOD_BYTES: String(4 * 1024 * 1024) } }),
+              [BACKEND]
+            )
+            // Ready after a 4 MB flood: the pipe kept being read past the cap.
+            const marked = yield* Effect.promise(() => waitUntil(() => readFileSync(h.logPath, "utf8").includes("router.log reached"), 10_000))
+            assert.isTrue(marked, "the marker line was written")
+            const size = statSync(h.logPath).size
+            assert.isAtMost(size, cap + 200)
+            assert.isAtLeast(size, cap / 2)
+            assert.include(readFileSync(h.logPath, "utf8"), `router.log reached ${cap} bytes`)
+          })
+        )
+        assertNoLeaks(sb, 1)
+      })
+    )
+  )
+
   it.live("the default command is `uvicorn router:app --host --port --workers` in the router folder", () =>
     withSandbox((sb) =>
       Effect.gen(function* () {
