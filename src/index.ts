@@ -23,7 +23,7 @@ export { Api, DEFAULT_PROMPT, LoadOptions, RampOptions } from "./load/LoadOption
 export type { ErrorClass } from "./load/ErrorClass.ts"
 export * as MockBackend from "./mock/MockBackend.ts"
 export { MockOptions } from "./mock/MockOptions.ts"
-export { Environment, RunResult, StageResult, Summary, decodeRunResult, encodeRunResult } from "./results/Results.ts"
+export { BackendLoad, Environment, RunResult, StageResult, Summary, decodeRunResult, encodeRunResult } from "./results/Results.ts"
 export { runWithRouter, type WithRouterOptions, type WithRouterResult } from "./router/Orchestrate.ts"
 export * as RouterProcess from "./router/RouterProcess.ts"
 export { RouterOptions } from "./router/RouterOptions.ts"

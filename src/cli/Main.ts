@@ -8,7 +8,7 @@ import { LoadOptions, RampOptions } from "../load/LoadOptions.ts"
 import { runRamp, type StageHooks } from "../load/Stage.ts"
 import * as MockBackend from "../mock/MockBackend.ts"
 import { MockOptions } from "../mock/MockOptions.ts"
-import { formatErrors, formatOverhead, formatTable } from "../report/Table.ts"
+import { formatBackends, formatErrors, formatOverhead, formatTable } from "../report/Table.ts"
 import { routerOverhead } from "../analysis/Overhead.ts"
 import { currentEnvironment } from "../results/Environment.ts"
 import { RunResult, type StageResult } from "../results/Results.ts"
@@ -107,6 +107,12 @@ const handler = (args: {
       const stray = [...RouterFlags.givenRouterFlags(args.router), ...(args.compareDirect ? ["--compare-direct"] : [])]
       if (stray.length > 0) return yield* Effect.fail(new InvalidOptions({ flag: stray.join(", "), detail: "only used with --mock-backend" }))
     }
+    const mockBackends = Option.getOrElse(args.router.backends, () => 1)
+    if (args.compareDirect && mockBackends > 1) {
+      return yield* Effect.fail(
+        new InvalidOptions({ flag: "--compare-direct", detail: "needs a single mock backend (the direct stage has one target); drop --mock-backends" })
+      )
+    }
     const mockOptions = mockOptionsOf(mock)
     if (mode === "serve-mock") return yield* serveMock(mockOptions)
 
@@ -146,7 +152,8 @@ const handler = (args: {
       ...LoadOptions.make(loadOptions),
       levels,
       vary,
-      ...(usesMock ? { mock: { ...mockOptions } } : {})
+      ...(usesMock ? { mock: { ...mockOptions } } : {}),
+      ...(mode === "mock-backend" ? { mockBackends } : {})
     }
 
     /** Prints the table and writes --json: after success, failure or interruption alike. */
@@ -169,6 +176,8 @@ const handler = (args: {
           const errs = formatErrors(stages)
           if (errs) yield* Console.log(errs)
           if (result.overhead !== undefined) yield* Console.log(formatOverhead(result.overhead))
+          const spread = formatBackends(stages)
+          if (spread) yield* Console.log(spread)
           const verdicts = formatVerdicts(result)
           if (verdicts) yield* Console.log(verdicts)
         }
@@ -202,6 +211,7 @@ const handler = (args: {
                 router: RouterFlags.toRouterOptions(args.router),
                 ramp: RampOptions.make({ load: loadOptions, levels: levels as readonly [number, ...Array<number>], vary }),
                 compareDirect: args.compareDirect,
+                mockBackends,
                 onInfo: (message) => progress.log(message)
               },
               hooks

@@ -12,7 +12,7 @@ const intIn = (name: string, pseudo: string, min: number, max: number, expects: 
 const cmd = Options.text("router-cmd").pipe(
   Options.withPseudoName("COMMAND"),
   Options.withDescription(
-    "Command that starts the router, run through /bin/sh in --router-dir (default: uvicorn router:app). " +
+    "[router] Command that starts the router, run through /bin/sh in --router-dir (default: uvicorn router:app). " +
       "Placeholders {host} {port} {workers} {config} are substituted; without {host}/{port}/{workers}, " +
       "--host H --port P --workers N are appended. E.g. --router-cmd \".venv/bin/uvicorn router:app --loop uvloop\""
   ),
@@ -22,24 +22,24 @@ const cmd = Options.text("router-cmd").pipe(
 
 const dir = Options.text("router-dir").pipe(
   Options.withPseudoName("DIR"),
-  Options.withDescription("Working folder of the router: its checkout, holding router.py and static/ (default: the current folder)"),
+  Options.withDescription("[router] Working folder of the router: its checkout, holding router.py and static/ (default: the current folder)"),
   Options.mapEffect((s) => (s.trim().length > 0 ? Effect.succeed(s) : Effect.fail(invalid("--router-dir must not be empty")))),
   Options.optional
 )
 
 const port = intIn("router-port", "PORT", 1, 65535, "a port number from 1 to 65535").pipe(
-  Options.withDescription("Fixed port for the router (default: a free port)"),
+  Options.withDescription("[router] Fixed port for the router (default: a free port)"),
   Options.optional
 )
 
 const workers = intIn("router-workers", "N", 1, 1024, "an integer from 1 to 1024").pipe(
-  Options.withDescription("uvicorn --workers for the router (default 1)"),
+  Options.withDescription("[router] uvicorn --workers for the router (default 1)"),
   Options.optional
 )
 
 const maxConc = intIn("router-max-conc", "N", 1, 1_000_000, "a positive integer").pipe(
   Options.withDescription(
-    "max_concurrent_connections in the generated config (default: the run's peak concurrency). " +
+    "[router] max_concurrent_connections in the generated config (default: the run's peak concurrency). " +
       "Set it low (e.g. 2) to see the router's admission limit; see the README"
   ),
   Options.optional
@@ -56,26 +56,34 @@ const config = Options.text("router-config").pipe(
     return Effect.succeed(entries)
   }),
   Options.withDescription(
-    "KEY=VALUE (VALUE as YAML) sets a top-level key of the generated config; KEY= removes it. Repeatable. " +
+    "[router] KEY=VALUE (VALUE as YAML) sets a top-level key of the generated config; KEY= removes it. Repeatable. " +
       "E.g. --router-config conversation_affinity= for router v0.7.1, which rejects that key"
   )
 )
 
 const startTimeout = numberFlag("router-start-timeout", "SECONDS", (n) => n > 0, "a number of seconds > 0").pipe(
-  Options.withDescription("Seconds to wait for the router's first HTTP answer (default 60)"),
+  Options.withDescription("[router] Seconds to wait for the router's first HTTP answer (default 60)"),
   Options.optional
 )
 
 const log = Options.boolean("router-log").pipe(
-  Options.withDescription("Echo the router's output to stderr, prefixed [router] (it always goes to router.log in the temp folder)")
+  Options.withDescription("[router] Echo the router's output to stderr, prefixed [router] (it always goes to router.log in the temp folder)")
 )
 
 const keepConfig = Options.boolean("keep-config").pipe(
-  Options.withDescription("Keep the temp folder with the generated config.yaml, router.log and token DB, and print where it is")
+  Options.withDescription("[router] Keep the temp folder with the generated config.yaml, router.log and token DB, and print where it is")
+)
+
+const backends = intIn("mock-backends", "N", 1, 64, "an integer from 1 to 64").pipe(
+  Options.withDescription(
+    "[router] Start N mock backends behind the router (all shaped by the --mock-* flags; with --mock-port P they listen on P, P+1, …). " +
+      "Each stage then shows how the router spread the requests over them (default 1)"
+  ),
+  Options.optional
 )
 
 /** Every router flag, as one record (`Command.make(..., { router: RouterFlags.router }, ...)`). */
-export const router = Options.all({ cmd, dir, port, workers, maxConc, config, startTimeout, log, keepConfig })
+export const router = Options.all({ cmd, dir, port, workers, maxConc, config, startTimeout, log, keepConfig, backends })
 
 type OptionValue<T> = T extends Options.Options<infer A> ? A : never
 export type RouterFlags = OptionValue<typeof router>
@@ -91,7 +99,8 @@ export const givenRouterFlags = (flags: RouterFlags): ReadonlyArray<string> =>
     flags.config.length > 0 && "--router-config",
     Option.isSome(flags.startTimeout) && "--router-start-timeout",
     flags.log && "--router-log",
-    flags.keepConfig && "--keep-config"
+    flags.keepConfig && "--keep-config",
+    Option.isSome(flags.backends) && "--mock-backends"
   ].filter((x): x is string => typeof x === "string")
 
 /** The parsed flags as library options (values were validated by the flags themselves). */

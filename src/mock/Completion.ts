@@ -13,6 +13,8 @@ export interface MockState {
   requests: number
   tokensSent: number
   activeStreams: number
+  /** Most responses in progress at once since start or the last `resetPeak`. */
+  peakActive: number
   nextId: number
 }
 
@@ -87,7 +89,7 @@ export class Completion implements Tickable, WireState {
   /** Registers the response and runs or schedules its first step. */
   start(): void {
     const state = this.state
-    state.activeStreams++
+    if (++state.activeStreams > state.peakActive) state.peakActive = state.activeStreams
     this.res.on("close", () => this.abandon())
     if (this.stream) {
       this.res.writeHead(200, this.wire.streamHeaders)

@@ -13,6 +13,8 @@ export interface MockBackend {
   readonly port: number
   readonly options: MockOptions
   readonly stats: () => MockStats
+  /** Starts a new `peakActiveStreams` period (from the responses in progress now). */
+  readonly resetPeak: () => void
 }
 
 export const MockBackend = Context.GenericTag<MockBackend>("nomyo-load/MockBackend")
@@ -49,7 +51,8 @@ export const make = (options: MockOptions): Effect.Effect<MockBackend, PortInUse
         host: server.host,
         port: server.port,
         options: server.options,
-        stats: server.stats
+        stats: server.stats,
+        resetPeak: server.resetPeak
       })
     ),
     Effect.withSpan("MockBackend.make")

@@ -14,6 +14,8 @@ export interface MockStats {
   readonly tokensSent: number
   /** Inference responses in progress (streamed or buffered), i.e. not yet finished or abandoned. */
   readonly activeStreams: number
+  /** Most responses in progress at once since the server started or `resetPeak()` was last called. */
+  readonly peakActiveStreams: number
 }
 
 /** A running mock server, without Effect. */
@@ -24,6 +26,8 @@ export interface MockServer {
   readonly port: number
   readonly options: MockOptions
   readonly stats: () => MockStats
+  /** Starts a new `peakActiveStreams` period (from the responses in progress now). */
+  readonly resetPeak: () => void
   /**
    * Stops listening, destroys every open connection (slow streams included) and stops the
    * ticker; resolves once the server is closed. Idempotent.
@@ -67,14 +71,19 @@ export const startMockServer = (input: MockServerOptions = {}): Promise<MockServ
     requests: 0,
     tokensSent: 0,
     activeStreams: 0,
+    peakActive: 0,
     nextId: 0
   }
   const server = createServer({ noDelay: true }, makeHandler(state, makeCatalog(options.models)))
   const stats = (): MockStats => ({
     requests: state.requests,
     tokensSent: state.tokensSent,
-    activeStreams: state.activeStreams
+    activeStreams: state.activeStreams,
+    peakActiveStreams: state.peakActive
   })
+  const resetPeak = () => {
+    state.peakActive = state.activeStreams
+  }
 
   let closing: Promise<void> | undefined
   const close = (): Promise<void> =>
@@ -108,6 +117,7 @@ export const startMockServer = (input: MockServerOptions = {}): Promise<MockServ
         port,
         options,
         stats,
+        resetPeak,
         close
       })
     })

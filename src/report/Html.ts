@@ -294,27 +294,9 @@ const histograms = (stages: ReadonlyArray<StageResult>): string => {
 
 // ── per-backend share (rendered when a stage carries one) ─────────────────────────────────
 
-/** A stage's requests per backend, when it has a `backends` field (a map, or a list of {name, requests}). */
-const backendsOf = (s: StageResult): Readonly<Record<string, number>> | undefined => {
-  const raw = (s as unknown as { readonly backends?: unknown }).backends
-  if (raw === null || typeof raw !== "object") return undefined
-  const out: Record<string, number> = {}
-  if (Array.isArray(raw)) {
-    for (const b of raw as ReadonlyArray<Record<string, unknown>>) {
-      const name = b?.["name"] ?? b?.["backend"] ?? b?.["url"]
-      const count = b?.["requests"] ?? b?.["count"]
-      if (typeof name === "string" && typeof count === "number") out[name] = (out[name] ?? 0) + count
-    }
-  } else {
-    for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
-      if (typeof v === "number") out[k] = v
-      else if (v !== null && typeof v === "object" && typeof (v as Record<string, unknown>)["requests"] === "number") {
-        out[k] = (v as Record<string, number>)["requests"]!
-      }
-    }
-  }
-  return Object.keys(out).length > 0 ? out : undefined
-}
+/** A stage's requests per mock backend (`--mock-backend`), keyed by URL. */
+const backendsOf = (s: StageResult): Readonly<Record<string, number>> | undefined =>
+  s.backends === undefined || s.backends.length === 0 ? undefined : Object.fromEntries(s.backends.map((b) => [b.url, b.requests]))
 
 const backendShare = (stages: ReadonlyArray<StageResult>): string => {
   const per = stages.map(backendsOf)

@@ -120,3 +120,40 @@ export const formatOverhead = (rows: ReadonlyArray<{
   const line = (cells: ReadonlyArray<string>) => cells.map((c, i) => c.padStart(widths[i]!)).join("  ")
   return ["router overhead (through the router − direct to the mock):", line(header), ...body.map(line)].join("\n")
 }
+
+/** Jain's fairness index of the counts: 1 = perfectly even, 1/n = everything on one. */
+export const jainIndex = (xs: ReadonlyArray<number>): number => {
+  const sum = xs.reduce((a, b) => a + b, 0)
+  const squares = xs.reduce((a, b) => a + b * b, 0)
+  return squares === 0 ? 1 : (sum * sum) / (xs.length * squares)
+}
+
+/**
+ * How the router spread each stage over the built-in mock backends (`--mock-backend`): requests,
+ * share and the most in progress at once per backend, then max/min and Jain's index. "" when no
+ * stage carries backends.
+ */
+export const formatBackends = (stages: ReadonlyArray<StageResult>): string => {
+  const withBackends = stages.filter((s) => s.backends !== undefined && s.backends.length > 0)
+  if (withBackends.length === 0) return ""
+  const urls = [...new Set(withBackends.flatMap((s) => s.backends!.map((b) => b.url)))]
+  const label = (url: string) => url.replace(/^https?:\/\/(127\.0\.0\.1|localhost|\[::1\])/, "")
+  const header = ["level", ...urls.map(label), "max/min", "jain"]
+  const body = withBackends.map((s) => {
+    const byUrl = new Map(s.backends!.map((b) => [b.url, b]))
+    const counts = urls.map((u) => byUrl.get(u)?.requests ?? 0)
+    const min = Math.min(...counts)
+    return [
+      String(s.loadModel === "open" ? (s.rate ?? 0) : s.concurrency),
+      ...urls.map((u) => {
+        const b = byUrl.get(u)
+        return b === undefined ? "-" : `${b.requests} (${(b.share * 100).toFixed(1)}%) peak ${b.peakActive}`
+      }),
+      min === 0 ? (Math.max(...counts) === 0 ? "-" : "inf") : (Math.max(...counts) / min).toFixed(2),
+      jainIndex(counts).toFixed(3)
+    ]
+  })
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)))
+  const line = (cells: ReadonlyArray<string>) => cells.map((c, i) => c.padStart(widths[i]!)).join("  ")
+  return ["requests per mock backend (share; peak = most in progress at once), counted by the mocks over each whole stage:", line(header), ...body.map(line)].join("\n")
+}

@@ -30,6 +30,22 @@ export class SelfHealth extends Schema.Class<SelfHealth>("SelfHealth")({
   loopDelayMaxMs: Schema.Number
 }) {}
 
+/**
+ * What one built-in mock backend did during a stage (`--mock-backend`): how the router spread
+ * the load. Counted by the mock itself from the stage's start (warmup included) to its end.
+ */
+export class BackendLoad extends Schema.Class<BackendLoad>("BackendLoad")({
+  url: Schema.String,
+  /** Inference requests this backend answered in full during the stage. */
+  requests: Schema.Int,
+  /** Completion tokens it sent. */
+  tokens: Schema.Int,
+  /** `requests` ÷ all backends' requests in the stage (0 when none answered any). */
+  share: Schema.Number,
+  /** Most responses it had in progress at once: the router's per-endpoint concurrency. */
+  peakActive: Schema.Int
+}) {}
+
 export class StageResult extends Schema.Class<StageResult>("StageResult")({
   /** Position in the run, from 0. */
   index: Schema.Int,
@@ -99,7 +115,9 @@ export class StageResult extends Schema.Class<StageResult>("StageResult")({
   goodput: Schema.optional(Schema.Number),
   /** Ok requests that met every SLO (only with --slo). */
   goodRequests: Schema.optional(Schema.Int),
-  selfHealth: Schema.optional(SelfHealth)
+  selfHealth: Schema.optional(SelfHealth),
+  /** Per built-in mock backend behind the router (`--mock-backend`), in the order of the router's endpoints. */
+  backends: Schema.optional(Schema.Array(BackendLoad))
 }) {}
 
 export class Environment extends Schema.Class<Environment>("Environment")({

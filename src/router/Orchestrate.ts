@@ -7,13 +7,19 @@ import { LoadOptions, RampOptions } from "../load/LoadOptions.ts"
 import { levelOptions, runRamp, runStage, type StageHooks } from "../load/Stage.ts"
 import * as MockBackend from "../mock/MockBackend.ts"
 import type { MockOptions } from "../mock/MockOptions.ts"
-import type { StageResult } from "../results/Results.ts"
+import { BackendLoad, StageResult } from "../results/Results.ts"
 import type { RouterExited } from "./RouterErrors.ts"
 import type { RouterOptions } from "./RouterOptions.ts"
 import * as RouterProcess from "./RouterProcess.ts"
 
 export interface WithRouterOptions {
   readonly mock: MockOptions
+  /**
+   * How many mock backends to start behind the router (default 1), all shaped by `mock`; with a
+   * fixed `mock.port`, backend i listens on port + i. Each stage then reports how the router
+   * spread its requests over them (`StageResult.backends`).
+   */
+  readonly mockBackends?: number
   readonly router: RouterOptions
   /** The ramp; its `load.url` and `load.expectTokens` are replaced (router URL, mock tokens). */
   readonly ramp: RampOptions
@@ -21,7 +27,8 @@ export interface WithRouterOptions {
   readonly onInfo?: (message: string) => void
   /**
    * Router overhead in one run: after each stage through the router, run the same stage
-   * directly against the mock (same level, same load shape); `directStages` holds them.
+   * directly against the mock (same level, same load shape); `directStages` holds them. With
+   * several mock backends the direct stage goes to the first one only.
    */
   readonly compareDirect?: boolean
 }
@@ -41,7 +48,10 @@ export interface WithRouterResult {
     /** The max_concurrent_connections written (before --router-config overrides). */
     readonly maxConcurrentConnections: number
   }
+  /** The first mock backend. */
   readonly mock: { readonly url: string; readonly stats: MockBackend.MockStats }
+  /** Every mock backend, in the order of the router's endpoints. */
+  readonly mocks: ReadonlyArray<{ readonly url: string; readonly stats: MockBackend.MockStats }>
 }
 
 export type WithRouterError = RouterProcess.StartError | RouterExited | TargetUnreachable | PortInUse | ServerStartFailed
@@ -52,6 +62,41 @@ export type WithRouterError = RouterProcess.StartError | RouterExited | TargetUn
  */
 export const peakConcurrency = (ramp: RampOptions): number =>
   ramp.vary === "rate" || ramp.load.rate !== undefined ? ramp.load.maxInFlight : Math.max(...ramp.levels)
+
+/**
+ * Stage hooks that snapshot every mock's counters when a stage starts and attach what each one
+ * did to the stage's result when it ends (`backends`), before passing it on to `hooks`. The
+ * results, in order, are collected in `stages` (interrupted stages included).
+ */
+const withBackendLoad = (mocks: ReadonlyArray<MockBackend.MockBackend>, hooks: StageHooks | undefined) => {
+  const stages: Array<StageResult> = []
+  let before: ReadonlyArray<MockBackend.MockStats> = []
+  const start: StageHooks["onStageStart"] = (info) => {
+    before = mocks.map((m) => {
+      m.resetPeak()
+      return m.stats()
+    })
+    hooks?.onStageStart?.(info)
+  }
+  const end = (result: StageResult) => {
+    const now = mocks.map((m) => m.stats())
+    const requests = now.map((s, i) => s.requests - (before[i]?.requests ?? 0))
+    const total = requests.reduce((a, b) => a + b, 0)
+    const backends = mocks.map((m, i) =>
+      BackendLoad.make({
+        url: m.url,
+        requests: requests[i]!,
+        tokens: now[i]!.tokensSent - (before[i]?.tokensSent ?? 0),
+        share: total === 0 ? 0 : requests[i]! / total,
+        peakActive: now[i]!.peakActiveStreams
+      })
+    )
+    const withBackends = StageResult.make({ ...result, backends })
+    stages.push(withBackends)
+    hooks?.onStageEnd?.(withBackends)
+  }
+  return { stages, hooks: { onStageStart: start, onStageEnd: end } satisfies StageHooks }
+}
 
 /** After a stage fails, how long to wait for the router's exit to be seen (it explains the failure better). */
 const EXIT_SETTLE_MS = 300
@@ -78,11 +123,15 @@ export const runWithRouter = Effect.fn("nomyo-load/runWithRouter")(function* (
   return yield* Effect.scoped(
     Effect.gen(function* () {
       const info = options.onInfo ?? (() => {})
-      const mock = yield* MockBackend.make(options.mock)
+      const mocks = yield* Effect.forEach(Array.from({ length: Math.max(1, options.mockBackends ?? 1) }, (_, i) => i), (i) =>
+        MockBackend.make(options.mock.port === 0 || i === 0 ? options.mock : { ...options.mock, port: options.mock.port + i })
+      )
+      const mock = mocks[0]!
       const peak = peakConcurrency(options.ramp)
-      const router = yield* RouterProcess.start(options.router, [mock.url], { peakConcurrency: peak })
+      const router = yield* RouterProcess.start(options.router, mocks.map((m) => m.url), { peakConcurrency: peak })
       const maxConc = options.router.maxConc ?? peak
-      info(`router ready at ${router.url} (pid ${router.pid}, ${options.router.workers} worker(s), max_concurrent_connections ${maxConc}; mock at ${mock.url})`)
+      const at = mocks.length === 1 ? `mock at ${mock.url}` : `${mocks.length} mocks at ${mocks.map((m) => m.url).join(", ")}`
+      info(`router ready at ${router.url} (pid ${router.pid}, ${options.router.workers} worker(s), max_concurrent_connections ${maxConc}; ${at})`)
       if (router.kept) info(`router config kept in ${router.tempDir} (config.yaml, router.log, token DB): delete it when done`)
 
       const ramp = RampOptions.make({
@@ -93,22 +142,23 @@ export const runWithRouter = Effect.fn("nomyo-load/runWithRouter")(function* (
       const directLoad = LoadOptions.make({ ...ramp.load, url: mock.url })
       // Router stage, then the same stage direct to the mock, level by level: both see the
       // same machine state, so the difference is the router's.
+      const throughRouter = withBackendLoad(mocks, hooks)
       const runAll = options.compareDirect
         ? Effect.forEach(ramp.levels, (level, index) =>
-            runStage(levelOptions(ramp, ramp.load, level), hooks ? { index, hooks } : { index }).pipe(
+            runStage(levelOptions(ramp, ramp.load, level), { index, hooks: throughRouter.hooks }).pipe(
               Effect.tap(() =>
                 runStage(levelOptions(ramp, directLoad, level), { index }).pipe(Effect.tap((d) => Effect.sync(() => direct.push(d))))
               )
             )
           )
-        : runRamp(ramp, hooks)
-      const stages = yield* runAll.pipe(
+        : runRamp(ramp, throughRouter.hooks)
+      yield* runAll.pipe(
         // A router that dies makes every request fail; say that, not "target unreachable".
         Effect.catchAll((e) => Effect.raceFirst(router.awaitExit, Effect.sleep(EXIT_SETTLE_MS).pipe(Effect.zipRight(Effect.fail(e))))),
         Effect.raceFirst(router.awaitExit)
       )
       return {
-        stages,
+        stages: throughRouter.stages,
         ...(options.compareDirect ? { directStages: direct } : {}),
         router: {
           url: router.url,
@@ -119,7 +169,8 @@ export const runWithRouter = Effect.fn("nomyo-load/runWithRouter")(function* (
           kept: router.kept,
           maxConcurrentConnections: maxConc
         },
-        mock: { url: mock.url, stats: mock.stats() }
+        mock: { url: mock.url, stats: mock.stats() },
+        mocks: mocks.map((m) => ({ url: m.url, stats: m.stats() }))
       } satisfies WithRouterResult
     })
   )

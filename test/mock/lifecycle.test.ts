@@ -148,12 +148,28 @@ describe("mock backend lifecycle", () => {
     })
   )
 
+  it.live("peakActiveStreams: the most responses in progress at once, per period started by resetPeak()", () =>
+    Effect.promise(async () => {
+      const mock = await MockBackend.startMockServer({ ttftMs: 300, tokMs: 1, tokens: 3 })
+      try {
+        await Promise.all(Array.from({ length: 6 }, () => call(mock.url, "/api/chat", { body: { model: "mock" } })))
+        assert.strictEqual(mock.stats().peakActiveStreams, 6)
+        mock.resetPeak()
+        assert.strictEqual(mock.stats().peakActiveStreams, 0, "a new period starts from what is in progress now")
+        await Promise.all(Array.from({ length: 2 }, () => call(mock.url, "/api/chat", { body: { model: "mock", stream: false } })))
+        assert.deepStrictEqual(mock.stats(), { requests: 8, tokensSent: 24, activeStreams: 0, peakActiveStreams: 2 })
+      } finally {
+        await mock.close()
+      }
+    })
+  )
+
   it.live("startMockServer: plain options, stats, idempotent close", () =>
     Effect.promise(async () => {
       const mock = await MockBackend.startMockServer({ ttftMs: 0, tokMs: 0, tokens: 4, models: ["a"] })
       const r = await call(mock.url, "/api/chat", { body: { model: "a:latest", stream: false } })
       assert.strictEqual(r.status, 200)
-      assert.deepStrictEqual(mock.stats(), { requests: 1, tokensSent: 4, activeStreams: 0 })
+      assert.deepStrictEqual(mock.stats(), { requests: 1, tokensSent: 4, activeStreams: 0, peakActiveStreams: 1 })
       await Promise.all([mock.close(), mock.close()])
       await mock.close()
       const failed = await MockBackend.startMockServer({ tokens: 0 }).then(

@@ -19,7 +19,7 @@ import { runRamp } from "../../src/load/Stage.ts"
 import * as MockBackend from "../../src/mock/MockBackend.ts"
 import { MockOptions } from "../../src/mock/MockOptions.ts"
 import { currentEnvironment } from "../../src/results/Environment.ts"
-import { RunResult, StageResult } from "../../src/results/Results.ts"
+import { BackendLoad, RunResult, StageResult } from "../../src/results/Results.ts"
 import { ROOT } from "../support/Cli.ts"
 
 // The few DOM names used inside page.evaluate (module-scoped: tsconfig has no DOM lib).
@@ -74,9 +74,15 @@ const realRun = Effect.gen(function* () {
             errorSamples: { http_503: `HTTP 503: {"error":"<queue full>"}`, timeout: "no response within 120 s" }
           })
         : s
-    const backends: Record<string, number> = { "gpu-a:11434": Math.ceil(s.ok * 0.6), "gpu-b:11434": Math.floor(s.ok * 0.4) }
-    Object.assign(withErrors, { backends })
-    return withErrors
+    const a = Math.ceil(s.ok * 0.6)
+    const b = Math.floor(s.ok * 0.4)
+    return StageResult.make({
+      ...withErrors,
+      backends: [
+        BackendLoad.make({ url: "http://gpu-a:11434", requests: a, tokens: a * 32, share: a / (a + b), peakActive: 3 }),
+        BackendLoad.make({ url: "http://gpu-b:11434", requests: b, tokens: b * 32, share: b / (a + b), peakActive: 2 })
+      ]
+    })
   })
   return RunResult.make({
     schemaVersion: 1,

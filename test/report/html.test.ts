@@ -4,11 +4,11 @@ import * as path from "node:path"
 import * as Command from "@effect/cli/Command"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Effect, Exit, Option } from "effect"
+import { Cause, Effect, Exit, Option, Schema } from "effect"
 import { compareCommand, mergeCommand } from "../../src/cli/AnalysisCommands.ts"
 import { reportCommand, writeHtmlReport } from "../../src/cli/ReportCommand.ts"
 import { escapeHtml, niceTicks, renderHtml } from "../../src/report/Html.ts"
-import { StageResult } from "../../src/results/Results.ts"
+import { BackendLoad, encodeRunResult, RunResult, StageResult } from "../../src/results/Results.ts"
 import { writeResults } from "../../src/results/WriteResults.ts"
 import { makeRun, makeStage, ramp, runAnalysisCli } from "../analysis/Synthetic.ts"
 
@@ -104,11 +104,16 @@ describe("renderHtml", () => {
   })
 
   it("per-backend share only when a stage carries one", () => {
-    const stages = ramp([[1, 40, 30], [4, 150, 45]])
-    assert.lengthOf(svgs(renderHtml(makeRun(stages)), "backends"), 0)
-    ;(stages[0] as unknown as { backends: unknown }).backends = { "gpu-a": 300, "gpu-b": 100 }
-    ;(stages[1] as unknown as { backends: unknown }).backends = [{ name: "gpu-a", requests: 750 }, { name: "gpu-b", requests: 750 }]
-    const b = svg(renderHtml(makeRun(stages)), "backends")
+    const plain = ramp([[1, 40, 30], [4, 150, 45]])
+    assert.lengthOf(svgs(renderHtml(makeRun(plain)), "backends"), 0)
+    const load = (url: string, requests: number, share: number) => BackendLoad.make({ url, requests, tokens: requests * 32, share, peakActive: 2 })
+    const stages = [
+      StageResult.make({ ...plain[0]!, backends: [load("gpu-a", 300, 0.75), load("gpu-b", 100, 0.25)] }),
+      StageResult.make({ ...plain[1]!, backends: [load("gpu-a", 750, 0.5), load("gpu-b", 750, 0.5)] })
+    ]
+    // Through the JSON file and back, as `nomyo-load report` reads it.
+    const decoded = Schema.decodeUnknownSync(RunResult)(JSON.parse(JSON.stringify(encodeRunResult(makeRun(stages)))))
+    const b = svg(renderHtml(decoded), "backends")
     assert.deepStrictEqual(attrs(b, "rect", "data-backend"), ["gpu-a", "gpu-b", "gpu-a", "gpu-b"])
     assert.deepStrictEqual(attrs(b, "rect", "data-share").map(Number), [75, 25, 50, 50])
   })

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync, rmSync } from "node:fs"
+import * as path from "node:path"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
@@ -10,6 +11,7 @@ import { peakConcurrency, runWithRouter } from "../../src/router/Orchestrate.ts"
 import type { RouterExited } from "../../src/router/RouterErrors.ts"
 import { RouterOptions } from "../../src/router/RouterOptions.ts"
 import { groupAlive } from "../../src/router/RouterProcess.ts"
+import { runCli } from "../support/Cli.ts"
 import { fakeRouterCmd, makeSandbox, mockImplemented, NEEDS_MOCK, type Sandbox } from "./helpers.ts"
 
 const withSandbox = <A, E>(f: (sb: Sandbox) => Effect.Effect<A, E, any>) =>
@@ -62,6 +64,45 @@ describe.skipIf(!mockImplemented)(`runWithRouter ${mockImplemented ? "" : NEEDS_
         assert.strictEqual(sb.info().config.max_concurrent_connections, 4)
         assert.strictEqual(sb.pids().length, 3)
         assert.isFalse(groupAlive(r.router.pid))
+        assertNoLeaks(sb)
+      })
+    )
+  )
+
+  it.live("several mock backends: all in the config's endpoints, and each stage shows how the router spread the load", () =>
+    withSandbox((sb) =>
+      Effect.gen(function* () {
+        const ended: Array<StageResult> = []
+        // One worker: the fake router's round robin is exact. No warmup: every answered request is counted.
+        const r = yield* runWithRouter(
+          {
+            mock,
+            mockBackends: 3,
+            router: RouterOptions.make({ cmd: fakeRouterCmd, workers: 1, env: sb.env }),
+            ramp: ramp([3, 6], { requests: 60, warmupSeconds: 0 })
+          },
+          { onStageEnd: (st) => ended.push(st) }
+        )
+        const urls = r.mocks.map((m) => m.url)
+        assert.strictEqual(new Set(urls).size, 3)
+        assert.deepStrictEqual(sb.info().config.endpoints, urls)
+        assert.strictEqual(r.mock.url, urls[0])
+        assert.deepStrictEqual(ended, [...r.stages], "the hooks see the same results, backends included")
+        for (const st of r.stages) {
+          assert.strictEqual(st.errors, 0, JSON.stringify(st.errorsByClass))
+          assert.strictEqual(st.ok, 60)
+          const b = st.backends!
+          assert.deepStrictEqual(b.map((x) => x.url), urls)
+          assert.deepStrictEqual(b.map((x) => x.requests), [20, 20, 20])
+          assert.deepStrictEqual(b.map((x) => x.tokens), [160, 160, 160])
+          for (const x of b) {
+            assert.closeTo(x.share, 1 / 3, 1e-9)
+            assert.isAtLeast(x.peakActive, 1)
+            assert.isAtMost(x.peakActive, st.concurrency)
+          }
+        }
+        const totals = r.mocks.map((m) => m.stats.requests)
+        assert.deepStrictEqual(totals, [40, 40, 40])
         assertNoLeaks(sb)
       })
     )
@@ -128,6 +169,54 @@ describe.skipIf(!mockImplemented)(`runWithRouter ${mockImplemented ? "" : NEEDS_
         assert.include(e.message, "conversation_affinity")
         assert.include(e.message, "Extra inputs are not permitted")
         assertNoLeaks(sb)
+      })
+    )
+  )
+})
+
+/** As assertNoLeaks, for a CLI child run under tsx, whose compile cache lands in TMPDIR (tsx-N). */
+const assertNoCliLeaks = (sb: Sandbox) => {
+  const { alive, leftovers } = sb.leaks()
+  assert.deepStrictEqual(alive, [], "router processes still alive")
+  assert.deepStrictEqual(leftovers.filter((f) => !/^tsx-\d+$/.test(f)), [], "temp files left behind")
+}
+
+describe.skipIf(!mockImplemented)(`--mock-backends through the CLI ${mockImplemented ? "" : NEEDS_MOCK}`, () => {
+  it.live("prints the spread per stage, writes it to --json, and refuses bad combinations", () =>
+    withSandbox((sb) =>
+      Effect.promise(async () => {
+        const json = path.join(sb.root, "run.json")
+        const env = { ...sb.env, TMPDIR: sb.tmp }
+        const r = await runCli(
+          [
+            "--mock-backend", "--mock-backends", "2", "--router-cmd", fakeRouterCmd,
+            "--ramp", "2,4", "--requests", "24", "--warmup", "0",
+            "--mock-ttft-ms", "5", "--mock-tokens", "8", "--mock-tok-ms", "2", "--json", json
+          ],
+          { env, timeoutMs: 60_000 }
+        )
+        assert.strictEqual(r.code, 0, r.stderr)
+        assert.match(r.stdout, /requests per mock backend/)
+        // One line per level: 12 requests (50.0%) on each of the two mocks (the fake router round-robins).
+        assert.strictEqual(r.stdout.match(/12 \(50\.0%\) peak \d+\s+12 \(50\.0%\) peak \d+\s+1\.00\s+1\.000/g)?.length, 2, r.stdout)
+        const run = JSON.parse(readFileSync(json, "utf8"))
+        assert.strictEqual(run.settings.mockBackends, 2)
+        for (const st of run.stages) {
+          assert.deepStrictEqual(st.backends.map((b: { requests: number }) => b.requests), [12, 12])
+          assert.deepStrictEqual(st.backends.map((b: { url: string }) => b.url), sb.info().config.endpoints)
+        }
+        assertNoCliLeaks(sb)
+
+        for (const args of [
+          ["--mock-backend", "--mock-backends", "2", "--compare-direct", "--router-cmd", fakeRouterCmd],
+          ["--mock-direct", "--mock-backends", "2"]
+        ]) {
+          const bad = await runCli(args, { env })
+          assert.strictEqual(bad.code, 2, bad.stderr)
+          assert.match(bad.stderr, /--(compare-direct|mock-backends)/)
+          assert.notMatch(bad.stderr, /\n\s+at /, "no stack trace")
+        }
+        assertNoCliLeaks(sb)
       })
     )
   )

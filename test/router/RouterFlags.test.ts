@@ -45,7 +45,8 @@ describe("RouterFlags", () => {
         "--router-config", "cache_ttl=60",
         "--router-start-timeout", "90",
         "--router-log",
-        "--keep-config"
+        "--keep-config",
+        "--mock-backends", "3"
       ])
       assert.isTrue(Either.isRight(r), String(Either.isLeft(r) && r.left))
       if (Either.isLeft(r)) return
@@ -59,7 +60,8 @@ describe("RouterFlags", () => {
       assert.strictEqual(o.startTimeoutSeconds, 90)
       assert.isTrue(o.log)
       assert.isTrue(o.keepConfig)
-      assert.strictEqual(RouterFlags.givenRouterFlags(r.right).length, 9)
+      assert.strictEqual(r.right.backends._tag === "Some" && r.right.backends.value, 3)
+      assert.strictEqual(RouterFlags.givenRouterFlags(r.right).length, 10)
     })
   )
 
@@ -73,7 +75,9 @@ describe("RouterFlags", () => {
     [["--router-start-timeout", "0"], "--router-start-timeout"],
     [["--router-cmd", " "], "--router-cmd"],
     [["--router-port", "abc"], "--router-port"],
-    [["--router-workers", "2.5"], "--router-workers"]
+    [["--router-workers", "2.5"], "--router-workers"],
+    [["--mock-backends", "0"], "--mock-backends"],
+    [["--mock-backends", "65"], "--mock-backends"]
   ]
   for (const [args, flag] of bad) {
     it.effect(`rejects ${args.join(" ")} with one line naming ${flag}`, () =>
