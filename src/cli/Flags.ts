@@ -186,7 +186,14 @@ export const mock = Options.all({
     }),
     Options.withDefault(["mock"] as ReadonlyArray<string>)
   ),
-  port: portFlag("mock-port").pipe(Options.withDescription("[mock] Fixed mock port (default: a free port, printed at start)"), Options.optional)
+  port: portFlag("mock-port").pipe(Options.withDescription("[mock] Fixed mock port (default: a free port, printed at start)"), Options.optional),
+  slots: numberFlag("mock-slots", "N", (n) => Number.isInteger(n) && n >= 0 && n <= 1_000_000, "an integer >= 0").pipe(
+    Options.withDescription(
+      "[mock] Parallel generation slots per mock, like OLLAMA_NUM_PARALLEL: requests beyond them wait (first come, first served) " +
+        "before their prefill starts, so queueing shows in TTFT. 0 = unlimited (default)"
+    ),
+    Options.withDefault(0)
+  )
 })
 
 type OptionValue<T> = T extends Options.Options<infer A> ? A : never

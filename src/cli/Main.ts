@@ -47,7 +47,8 @@ const mockOptionsOf = (mock: Flags.MockFlags) =>
     tokens: mock.tokens,
     tokMs: mock.tokMs,
     models: mock.models as unknown as readonly [string, ...Array<string>],
-    port: Option.getOrElse(mock.port, () => 0)
+    port: Option.getOrElse(mock.port, () => 0),
+    slots: mock.slots
   })
 
 /** Runs the mock alone until interrupted. */
@@ -56,7 +57,8 @@ const serveMock = (options: MockOptions) =>
     const mock = yield* MockBackend.make(options)
     yield* Console.log(`mock backend listening on ${mock.url} (models: ${options.models.join(", ")})`)
     yield* Console.error(
-      `mock: ttft ${options.ttftMs} ms, ${options.tokens} tokens, ${options.tokMs} ms/token; Ollama /api/* and OpenAI /v1/*; Ctrl-C to stop`
+      `mock: ttft ${options.ttftMs} ms, ${options.tokens} tokens, ${options.tokMs} ms/token` +
+        `${options.slots > 0 ? `, ${options.slots} parallel slots` : ""}; Ollama /api/* and OpenAI /v1/*; Ctrl-C to stop`
     )
     return yield* Effect.never
   }).pipe(Effect.scoped)

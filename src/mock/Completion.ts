@@ -16,6 +16,39 @@ export interface MockState {
   /** Most responses in progress at once since start or the last `resetPeak`. */
   peakActive: number
   nextId: number
+  /** Parallel generation slots (0: unlimited); responses beyond them wait in `queue`, FIFO. */
+  readonly slots: number
+  /** Slots in use. */
+  busy: number
+  /** Responses waiting for a slot (abandoned ones are skipped when their turn comes). */
+  readonly queue: Array<Completion | undefined>
+  queueHead: number
+  /** Responses waiting now (abandoned ones excluded). */
+  queued: number
+  /** Re-entrancy guard of grantSlots (a granted response may finish, and release, at once). */
+  granting: boolean
+}
+
+/** Hands free slots to waiting responses, oldest first. */
+const grantSlots = (state: MockState): void => {
+  if (state.granting) return
+  state.granting = true
+  try {
+    const q = state.queue
+    while (state.busy < state.slots && state.queueHead < q.length) {
+      const next = q[state.queueHead]!
+      q[state.queueHead++] = undefined
+      if (next.done) continue
+      state.queued--
+      next.acquire(performance.now())
+    }
+    if (state.queueHead === q.length) {
+      q.length = 0
+      state.queueHead = 0
+    }
+  } finally {
+    state.granting = false
+  }
 }
 
 /**
@@ -58,7 +91,9 @@ const tokenBlock = (wire: Wire, s: WireState, iso: string): Buffer => {
  * so a stream and a buffered reply both take `ttftMs + tokens × tokMs`. Due times are counted
  * from arrival, so timer lateness does not accumulate; a stream that falls more than a whole
  * token behind (an overloaded loop) continues from "now" rather than bursting to catch up.
- * With `tokMs: 0` a stream is written in one piece at TTFT.
+ * With `tokMs: 0` a stream is written in one piece at TTFT. With `slots` set and all of them
+ * busy, a response first waits its turn (no headers sent yet, as on a busy Ollama) and its
+ * timing then counts from the moment it got a slot.
  */
 export class Completion implements Tickable, WireState {
   done = false
@@ -69,6 +104,9 @@ export class Completion implements Tickable, WireState {
   readonly tokens: number
   private sent = 0
   private due: number
+  private holdsSlot = false
+  /** When generation began: arrival, or when a waiting response got its slot. */
+  private slotAt: number
 
   constructor(
     private readonly state: MockState,
@@ -84,20 +122,50 @@ export class Completion implements Tickable, WireState {
     this.id = ++state.nextId
     this.created = unixSeconds()
     this.due = startedAt + (stream ? state.ttftMs : state.ttftMs + state.tokens * state.tokMs)
+    this.slotAt = startedAt
   }
 
-  /** Registers the response and runs or schedules its first step. */
+  /** Registers the response and runs or schedules its first step, or queues it for a slot. */
   start(): void {
     const state = this.state
     if (++state.activeStreams > state.peakActive) state.peakActive = state.activeStreams
     this.res.on("close", () => this.abandon())
+    if (state.slots > 0) {
+      if (state.busy >= state.slots) {
+        state.queue.push(this)
+        state.queued++
+        return
+      }
+      state.busy++
+      this.holdsSlot = true
+    }
+    this.begin(performance.now())
+  }
+
+  /** Called by grantSlots: this response got a slot after waiting; its timing starts now. */
+  acquire(now: number): void {
+    this.state.busy++
+    this.holdsSlot = true
+    this.due += now - this.startedAt
+    this.slotAt = now
+    this.begin(now)
+  }
+
+  private begin(now: number): void {
+    if (this.res.destroyed) return this.abandon()
     if (this.stream) {
       this.res.writeHead(200, this.wire.streamHeaders)
       this.wire.begin(this)
     }
-    const now = performance.now()
     if (this.due <= now) this.tick(now)
-    else state.ticker.schedule(this, this.due)
+    else this.state.ticker.schedule(this, this.due)
+  }
+
+  private releaseSlot(): void {
+    if (!this.holdsSlot) return
+    this.holdsSlot = false
+    this.state.busy--
+    grantSlots(this.state)
   }
 
   tick(now: number): void {
@@ -146,7 +214,7 @@ export class Completion implements Tickable, WireState {
   }
 
   private sendWhole(now: number): void {
-    this.firstTokenAt = this.startedAt + this.state.ttftMs
+    this.firstTokenAt = this.slotAt + this.state.ttftMs
     const body = this.wire.whole(this, isoNow(), now)
     this.res.writeHead(200, { "content-type": JSON_TYPE, "content-length": Buffer.byteLength(body) })
     this.sent = this.tokens
@@ -159,6 +227,7 @@ export class Completion implements Tickable, WireState {
     this.state.activeStreams--
     this.state.requests++
     this.res.end(last)
+    this.releaseSlot()
   }
 
   /** The client went away (or the server is closing): stop counting this response. */
@@ -166,5 +235,7 @@ export class Completion implements Tickable, WireState {
     if (this.done) return
     this.done = true
     this.state.activeStreams--
+    if (this.holdsSlot) this.releaseSlot()
+    else if (this.state.slots > 0) this.state.queued--
   }
 }

@@ -16,6 +16,8 @@ export interface MockStats {
   readonly activeStreams: number
   /** Most responses in progress at once since the server started or `resetPeak()` was last called. */
   readonly peakActiveStreams: number
+  /** Responses waiting for a generation slot now (`slots` set and all busy); they count as active too. */
+  readonly queued: number
 }
 
 /** A running mock server, without Effect. */
@@ -72,14 +74,21 @@ export const startMockServer = (input: MockServerOptions = {}): Promise<MockServ
     tokensSent: 0,
     activeStreams: 0,
     peakActive: 0,
-    nextId: 0
+    nextId: 0,
+    slots: options.slots,
+    busy: 0,
+    queue: [],
+    queueHead: 0,
+    queued: 0,
+    granting: false
   }
   const server = createServer({ noDelay: true }, makeHandler(state, makeCatalog(options.models)))
   const stats = (): MockStats => ({
     requests: state.requests,
     tokensSent: state.tokensSent,
     activeStreams: state.activeStreams,
-    peakActiveStreams: state.peakActive
+    peakActiveStreams: state.peakActive,
+    queued: state.queued
   })
   const resetPeak = () => {
     state.peakActive = state.activeStreams

@@ -20,6 +20,8 @@ const badFlags: ReadonlyArray<[ReadonlyArray<string>, string]> = [
   [["--url", "ftp://x"], "--url"],
   [["--mock-port", "70000"], "--mock-port"],
   [["--mock-tokens", "0"], "--mock-tokens"],
+  [["--mock-slots", "-1"], "--mock-slots"],
+  [["--mock-slots", "1.5"], "--mock-slots"],
   [["--serve-mock", "--mock-direct"], "--serve-mock"],
   [["--mock-direct", "--url", "http://127.0.0.1:1"], "--url"]
 ]
@@ -39,7 +41,7 @@ describe.concurrent("CLI input validation", () => {
   it("prints help listing every flag group and exits 0", async () => {
     const r = await runCli(["--help"])
     assert.strictEqual(r.code, 0)
-    for (const flag of ["--url", "--api", "--no-stream", "--concurrency", "--duration", "--requests", "--warmup", "--timeout", "--model", "--prompt", "--ramp", "--json", "--serve-mock", "--mock-direct", "--mock-backend", "--mock-ttft-ms", "--mock-tokens", "--mock-tok-ms", "--mock-models", "--mock-port"]) {
+    for (const flag of ["--url", "--api", "--no-stream", "--concurrency", "--duration", "--requests", "--warmup", "--timeout", "--model", "--prompt", "--ramp", "--json", "--serve-mock", "--mock-direct", "--mock-backend", "--mock-ttft-ms", "--mock-tokens", "--mock-tok-ms", "--mock-models", "--mock-port", "--mock-slots", "--mock-backends"]) {
       assert.include(r.stdout, flag)
     }
     // @effect/cli's generic line under every text flag is dropped; our descriptions remain.

@@ -157,7 +157,7 @@ describe("mock backend lifecycle", () => {
         mock.resetPeak()
         assert.strictEqual(mock.stats().peakActiveStreams, 0, "a new period starts from what is in progress now")
         await Promise.all(Array.from({ length: 2 }, () => call(mock.url, "/api/chat", { body: { model: "mock", stream: false } })))
-        assert.deepStrictEqual(mock.stats(), { requests: 8, tokensSent: 24, activeStreams: 0, peakActiveStreams: 2 })
+        assert.deepStrictEqual(mock.stats(), { requests: 8, tokensSent: 24, activeStreams: 0, peakActiveStreams: 2, queued: 0 })
       } finally {
         await mock.close()
       }
@@ -169,7 +169,7 @@ describe("mock backend lifecycle", () => {
       const mock = await MockBackend.startMockServer({ ttftMs: 0, tokMs: 0, tokens: 4, models: ["a"] })
       const r = await call(mock.url, "/api/chat", { body: { model: "a:latest", stream: false } })
       assert.strictEqual(r.status, 200)
-      assert.deepStrictEqual(mock.stats(), { requests: 1, tokensSent: 4, activeStreams: 0, peakActiveStreams: 1 })
+      assert.deepStrictEqual(mock.stats(), { requests: 1, tokensSent: 4, activeStreams: 0, peakActiveStreams: 1, queued: 0 })
       await Promise.all([mock.close(), mock.close()])
       await mock.close()
       const failed = await MockBackend.startMockServer({ tokens: 0 }).then(
