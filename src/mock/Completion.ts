@@ -136,16 +136,14 @@ export class Completion implements Tickable, WireState {
         state.queued++
         return
       }
-      state.busy++
-      this.holdsSlot = true
+      this.takeSlot()
     }
     this.begin(performance.now())
   }
 
   /** Called by grantSlots: this response got a slot after waiting; its timing starts now. */
   acquire(now: number): void {
-    this.state.busy++
-    this.holdsSlot = true
+    this.takeSlot()
     this.due += now - this.startedAt
     this.slotAt = now
     this.begin(now)
@@ -159,6 +157,11 @@ export class Completion implements Tickable, WireState {
     }
     if (this.due <= now) this.tick(now)
     else this.state.ticker.schedule(this, this.due)
+  }
+
+  private takeSlot(): void {
+    this.state.busy++
+    this.holdsSlot = true
   }
 
   private releaseSlot(): void {
@@ -235,6 +238,7 @@ export class Completion implements Tickable, WireState {
     if (this.done) return
     this.done = true
     this.state.activeStreams--
+    // Without a slot under a slot limit, it was still waiting in the queue.
     if (this.holdsSlot) this.releaseSlot()
     else if (this.state.slots > 0) this.state.queued--
   }

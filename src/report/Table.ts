@@ -59,6 +59,13 @@ export const extraColumnNames = Object.keys(extraColumns)
  * open-loop stages lead with the requested and achieved rate. `*` marks a stage cut short,
  * `!` a stage where the driver itself was the bottleneck.
  */
+/** A header and rows as lines of right-aligned columns, two spaces apart. */
+const alignRight = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): Array<string> => {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
+  const line = (cells: ReadonlyArray<string>) => cells.map((cell, i) => cell.padStart(widths[i]!)).join("  ")
+  return [line(header), ...rows.map(line)]
+}
+
 export const formatTable = (stages: ReadonlyArray<StageResult>, extra: ReadonlyArray<string> = []): string => {
   const streaming = stages.some((s) => s.stream)
   const open = stages.some((s) => s.loadModel === "open")
@@ -70,9 +77,10 @@ export const formatTable = (stages: ReadonlyArray<StageResult>, extra: ReadonlyA
   ]
   const mark = (s: StageResult) => (s.interrupted ? "*" : "") + (s.selfHealth !== undefined && !s.selfHealth.ok ? "!" : "")
   const rows = stages.map((s) => columns.map((c, i) => c.value(s) + (i === 0 ? mark(s) : "")))
-  const widths = columns.map((c, i) => Math.max(c.title.length, ...rows.map((r) => r[i]!.length)))
-  const line = (cells: ReadonlyArray<string>) => cells.map((cell, i) => cell.padStart(widths[i]!)).join("  ")
-  const out = [line(columns.map((c) => c.title)), ...rows.map(line)]
+  const out = alignRight(
+    columns.map((c) => c.title),
+    rows
+  )
   if (stages.some((s) => s.interrupted)) out.push("* stage cut short: counts cover the requests that completed")
   for (const s of stages) {
     if (s.lateStarts > 0) {
@@ -116,9 +124,7 @@ export const formatOverhead = (rows: ReadonlyArray<{
   const sign = (x: number) => (x >= 0 ? "+" : "") + x.toFixed(1)
   const header = ["level", "Δp50ms", "Δp99ms", "ΔttftP50", "ΔttftP99", "req/s ratio"]
   const body = rows.map((r) => [String(r.level), sign(r.p50DeltaMs), sign(r.p99DeltaMs), sign(r.ttftP50DeltaMs), sign(r.ttftP99DeltaMs), r.rpsRatio.toFixed(3)])
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)))
-  const line = (cells: ReadonlyArray<string>) => cells.map((c, i) => c.padStart(widths[i]!)).join("  ")
-  return ["router overhead (through the router − direct to the mock):", line(header), ...body.map(line)].join("\n")
+  return ["router overhead (through the router − direct to the mock):", ...alignRight(header, body)].join("\n")
 }
 
 /** Jain's fairness index of the counts: 1 = perfectly even, 1/n = everything on one. */
@@ -153,7 +159,8 @@ export const formatBackends = (stages: ReadonlyArray<StageResult>): string => {
       jainIndex(counts).toFixed(3)
     ]
   })
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)))
-  const line = (cells: ReadonlyArray<string>) => cells.map((c, i) => c.padStart(widths[i]!)).join("  ")
-  return ["requests per mock backend (share; peak = most in progress at once), counted by the mocks over each whole stage:", line(header), ...body.map(line)].join("\n")
+  return [
+    "requests per mock backend (share; peak = most in progress at once), counted by the mocks over each whole stage:",
+    ...alignRight(header, body)
+  ].join("\n")
 }

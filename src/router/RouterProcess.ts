@@ -319,14 +319,15 @@ export const start = Effect.fn("RouterProcess.start")(function* (
     const err = stderrRing.tail(TAIL_LINES, [splitters[1].partial])
     return err.length > 0 ? err : outputTail()
   }
-  let logBroken = false
+  /** Set once router.log takes no more: it reached logMaxBytes, or a write failed. */
+  let logClosed = false
   let logBytes = 0
   const toLog = (chunk: Uint8Array) => {
     if (logBytes + chunk.length <= options.logMaxBytes) {
       logBytes += chunk.length
       return logFile.writeAll(chunk)
     }
-    logBroken = true
+    logClosed = true
     return logFile.writeAll(new TextEncoder().encode(`\n[nomyo-load: router.log reached ${options.logMaxBytes} bytes; the rest of the router's output was read and dropped]\n`))
   }
   /** Never stops reading: an unread pipe would block the router once its buffer fills. */
@@ -335,7 +336,7 @@ export const start = Effect.fn("RouterProcess.start")(function* (
       Stream.runForEach((chunk) =>
         Effect.suspend(() => {
           splitter.push(chunk)
-          return logBroken ? Effect.void : toLog(chunk).pipe(Effect.catchAll(() => Effect.sync(() => void (logBroken = true))))
+          return logClosed ? Effect.void : toLog(chunk).pipe(Effect.catchAll(() => Effect.sync(() => void (logClosed = true))))
         })
       ),
       Effect.ignore

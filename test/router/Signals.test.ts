@@ -229,8 +229,10 @@ describe.skipIf(!mockImplemented).concurrent(`signals at random moments leave no
         stdio: ["ignore", "pipe", "pipe"]
       })
       let stdout = ""
+      let stderr = ""
       child.stdout.on("data", (d) => (stdout += d))
-      const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
+      child.stderr.on("data", (d) => (stderr += d))
+      const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on("exit", (code, signal) => resolve([code, signal])))
       assert.isTrue(await waitUntil(() => /stage-start 0/.test(stdout), 20_000), stdout)
       child.kill("SIGINT")
       // The router ignores SIGTERM and the grace is 20 s: the first signal alone would wait it out.
@@ -238,10 +240,10 @@ describe.skipIf(!mockImplemented).concurrent(`signals at random moments leave no
       const t0 = Date.now()
       child.kill("SIGINT")
       const hardStop = setTimeout(() => child.kill("SIGKILL"), 20_000)
-      const code = await exited
+      const [code, signal] = await exited
       clearTimeout(hardStop)
       const stopMs = Date.now() - t0
-      assert.strictEqual(code, 130)
+      assert.strictEqual(code, 130, `exit signal ${signal}; stdout: ${stdout}; stderr: ${stderr}`)
       assert.isBelow(stopMs, 3000, `stopped ${stopMs} ms after the second signal`)
       const { alive, leftovers } = sb.leaks()
       assert.deepStrictEqual(alive, [])
