@@ -19,15 +19,22 @@ const docFiles = () => [
 const flagsIn = (text: string): Set<string> =>
   new Set([...text.matchAll(/(?<![\w-])--[a-z][a-z0-9]*(?:-[a-z0-9]+)*(?![\w-])/g)].map((m) => m[0]))
 
-const helpOf = async (args: ReadonlyArray<string>) => {
-  const r = await runCli([...args, "--help"], { timeoutMs: 60_000 })
-  assert.strictEqual(r.code, 0, `${[...args, "--help"].join(" ")} exited ${r.code}: ${r.stderr}`)
+/** The output of one help invocation, e.g. ["merge", "--help"]. */
+const helpOf = async (argv: ReadonlyArray<string>) => {
+  const r = await runCli(argv, { timeoutMs: 120_000 })
+  assert.strictEqual(r.code, 0, `nomyo-load ${argv.join(" ")} exited ${r.code}: ${r.stderr}`)
   return r.stdout
 }
 
-/** Help pages the main help points to, e.g. "nomyo-load help mock-backend", so a help split by mode is read whole. */
-const helpTopics = (text: string): Array<ReadonlyArray<string>> =>
-  [...new Set([...text.matchAll(/nomyo-load help ([a-z][a-z-]*)/g)].map((m) => m[1]!))].map((t) => ["help", t])
+/**
+ * Further help pages the main help points to ("nomyo-load help mock-backend",
+ * "nomyo-load --help router", "nomyo-load merge --help"), so that a help split by mode or
+ * subcommand is read whole. Each is returned as its command line.
+ */
+const helpPages = (text: string): Array<ReadonlyArray<string>> => [
+  ...[...text.matchAll(/nomyo-load (help|--help) ([a-z][a-z-]*)/g)].map((m) => [m[1]!, m[2]!]),
+  ...[...text.matchAll(/nomyo-load ([a-z][a-z-]*) --help/g)].map((m) => [m[1]!, "--help"])
+]
 
 /** Lines outside fenced code blocks, with the fence state tracked. */
 const proseLines = (md: string): Array<string> => {
@@ -80,10 +87,10 @@ const brokenLinks = (from: string): Array<string> => {
 
 describe("the documentation", () => {
   it("mentions every flag that --help (and each subcommand's --help) prints", async () => {
-    const main = await helpOf([])
-    const pages = await Promise.all([
-      ...[["merge"], ["compare"], ["report"], ...helpTopics(main)].map(helpOf)
-    ])
+    const main = await helpOf(["--help"])
+    const subcommands = [["merge", "--help"], ["compare", "--help"], ["report", "--help"]]
+    const extra = new Map([...subcommands, ...helpPages(main)].map((argv) => [argv.join(" "), argv]))
+    const pages = await Promise.all([...extra.values()].map(helpOf))
     const flags = flagsIn([main, ...pages].join("\n"))
     // a sanity floor, so that a help text this test cannot read fails instead of passing empty
     for (const known of ["--url", "--mock-direct", "--mock-backend", "--json", "--max-regress"]) {
