@@ -95,6 +95,17 @@ describe("bad input files: one line naming the file, exit 2", () => {
     fs.rmSync(merged)
   })
 
+  it("an output path that is a folder is refused before any input is read (exit 2, naming the flag)", async () => {
+    const folder = fs.mkdtempSync(path.join(dir, "out-"))
+    const html = await runAnalysisCli(["report", goodFile, "--html", folder], root)
+    assert.strictEqual(html.code, 2)
+    assert.strictEqual(failureMessage(html.exit), `--html ${folder}: is a folder; give a file path`)
+    const json = await runAnalysisCli(["merge", goodFile, path.join(dir, "missing.json"), "--json", folder], root)
+    assert.strictEqual(json.code, 2)
+    assert.strictEqual(failureMessage(json.exit), `--json ${folder}: is a folder; give a file path`)
+    assert.deepStrictEqual(fs.readdirSync(folder), [])
+  })
+
   it("the CLI prints exactly one line for a corrupt histogram (no hdr-histogram-js stack)", async () => {
     const file = corruptHdr()
     const r = await runCli(["report", file, "--html", path.join(dir, "cli.html")], { timeoutMs: 60_000 })
