@@ -3,7 +3,7 @@ import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import { Console, Data, Effect, Option } from "effect"
 import { renderHtml } from "../report/Html.ts"
-import { checkWritable, describeFallback, writeOrSave } from "../results/AtomicWrite.ts"
+import { checkWritable, bothFailed, writeOrSave } from "../results/AtomicWrite.ts"
 import type { RunResult } from "../results/Results.ts"
 import { readResults } from "./AnalysisCommands.ts"
 
@@ -31,7 +31,7 @@ export const writeHtmlReport = Effect.fn("nomyo-load/writeHtmlReport")(function*
     Effect.mapError((f) =>
       Option.isSome(f.savedTo)
         ? new ReportWriteFailed({ path, cause: f.cause, savedTo: f.savedTo.value })
-        : new ReportWriteFailed({ path, cause: new Error(`${f.cause.message}${describeFallback(f)}`) })
+        : new ReportWriteFailed({ path, cause: bothFailed(f) })
     )
   )
 })

@@ -65,12 +65,9 @@ export const writeOrSave = Effect.fn("AtomicWrite.writeOrSave")(function* (path:
   )
 })
 
-/** "; saved to X instead" (or why that failed too): the tail of a write error's message. */
-export const describeFallback = (f: WriteFailure): string =>
-  Option.match(f.savedTo, {
-    onSome: (to) => `; saved to ${to} instead`,
-    onNone: () => `; saving to the temp folder failed too (${Option.getOrThrow(f.fallbackCause).message})`
-  })
+/** The error of a write whose fallback failed too: both causes, one line. */
+export const bothFailed = (f: WriteFailure): Error =>
+  new Error(`${f.cause.message}; saving to the temp folder failed too (${Option.match(f.fallbackCause, { onNone: () => "?", onSome: (e) => e.message })})`)
 
 /**
  * Fails before a long run (so its output is not lost at the end) when `path` cannot be

@@ -1,6 +1,6 @@
 import { Data, Effect, Option } from "effect"
 import { ResultsWriteFailed } from "../Errors.ts"
-import { describeFallback, writeOrSave } from "./AtomicWrite.ts"
+import { bothFailed, writeOrSave } from "./AtomicWrite.ts"
 import { encodeRunResult, type RunResult } from "./Results.ts"
 
 /** The results could not be written to the path given, so they were saved to `savedTo` (exit 1, nothing lost). */
@@ -25,7 +25,7 @@ export const writeResults = Effect.fn("nomyo-load/writeResults")(function* (path
     Effect.mapError((f) =>
       Option.isSome(f.savedTo)
         ? new ResultsSavedElsewhere({ path, savedTo: f.savedTo.value, cause: f.cause })
-        : new ResultsWriteFailed({ path, cause: new Error(`${f.cause.message}${describeFallback(f)}`) })
+        : new ResultsWriteFailed({ path, cause: bothFailed(f) })
     )
   )
 })
