@@ -1,7 +1,7 @@
 import { Data, Either, ParseResult, Schema } from "effect"
 import { routerOverhead } from "./Overhead.ts"
 import { encodeRunResult, RunResult, SelfHealth, StageResult, Summary } from "../results/Results.ts"
-import { decodeHistogram, makeHistogram, summarize } from "../stats/Histogram.ts"
+import { decodeHistogramEither, makeHistogram, summarize } from "../stats/Histogram.ts"
 import { findKnee } from "./Knee.ts"
 import { levelLabel, levelOf } from "./Metrics.ts"
 import { parseExpr } from "./Expr.ts"
@@ -33,11 +33,9 @@ export const mergeSummaries = (summaries: ReadonlyArray<Summary>, what = "histog
   const present = summaries.filter((s) => s.count > 0)
   const h = makeHistogram()
   for (const s of present) {
-    try {
-      h.add(decodeHistogram(s.hdr))
-    } catch (e) {
-      throw new MergeFailed({ detail: `${what}: the encoded HDR histogram is corrupt (${(e as Error)?.message ?? String(e)})` })
-    }
+    const decoded = decodeHistogramEither(s.hdr)
+    if (Either.isLeft(decoded)) throw new MergeFailed({ detail: `${what}: ${decoded.left.message}` })
+    h.add(decoded.right)
   }
   const merged = summarize(h)
   const expected = sum(present.map((s) => s.count))

@@ -3,6 +3,7 @@ import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as FileSystem from "@effect/platform/FileSystem"
 import { Console, Data, Effect, Either, Option, ParseResult } from "effect"
+import { InvalidOptions } from "../Errors.ts"
 import { CompareMismatch, compareRuns, describeRow, formatComparison } from "../analysis/Compare.ts"
 import { type CheckResult, evaluateExpr, type Expr, parseExpr } from "../analysis/Expr.ts"
 import { MergeFailed, mergeRuns } from "../analysis/Merge.ts"
@@ -11,19 +12,10 @@ import { evaluateSlo, sloForResult } from "../analysis/Slo.ts"
 import { formatErrors, formatTable } from "../report/Table.ts"
 import { decodeRunResult, RunResult, type StageResult } from "../results/Results.ts"
 import { checkWritable, writeResults } from "../results/WriteResults.ts"
+import { TOOL } from "../Version.ts"
 import { invalid } from "./Flags.ts"
 
 // ── errors ────────────────────────────────────────────────────────────────────────────────
-
-/** A results file that is missing, unreadable, not JSON or not a results file. */
-export class ResultsReadFailed extends Data.TaggedError("ResultsReadFailed")<{
-  readonly path: string
-  readonly detail: string
-}> {
-  override get message() {
-    return `cannot read results file ${this.path}: ${this.detail}`
-  }
-}
 
 /** At least one --assert check failed (exit 1); each check was printed before. */
 export class AssertionsFailed extends Data.TaggedError("AssertionsFailed")<{
@@ -91,30 +83,41 @@ const maxRegressOption = Options.text("max-regress").pipe(
 
 // ── effects ───────────────────────────────────────────────────────────────────────────────
 
+/** One line: JSON.parse quotes the input, which may hold newlines. */
+const oneLine = (text: string): string => text.replace(/\s*[\r\n]+\s*/g, " ")
+
 const firstIssue = (e: ParseResult.ParseError): string => {
   const issue = ParseResult.ArrayFormatter.formatErrorSync(e)[0]
   return issue === undefined ? e.message : `${issue.path.length > 0 ? `at ${issue.path.join(".")}: ` : ""}${issue.message}`
 }
 
-/** Reads and decodes one results file (--json); every failure is one line naming the file. */
+/** Larger than any results file; reading more would only exhaust memory (a device, a wrong file). */
+const MAX_RESULTS_BYTES = 256 * 1024 * 1024
+
+/**
+ * Reads and decodes one results file (--json) through the results schema, histograms
+ * included. Every failure is one `InvalidOptions` line naming the file (and the field), so
+ * the CLI exits 2 for it as for any bad argument.
+ */
 export const readResults = Effect.fn("nomyo-load/readResults")(function* (path: string) {
   const fs = yield* FileSystem.FileSystem
-  const text = yield* fs.readFileString(path).pipe(
-    Effect.mapError(
-      (e) =>
-        new ResultsReadFailed({
-          path,
-          detail: e._tag === "SystemError" && e.reason === "NotFound" ? "no such file" : e.message
-        })
-    )
+  const bad = (detail: string) => new InvalidOptions({ flag: `results file ${path}`, detail: oneLine(detail) })
+  const info = yield* fs.stat(path).pipe(
+    Effect.mapError((e) => bad(e._tag === "SystemError" && e.reason === "NotFound" ? "no such file" : e.message))
   )
+  if (info.type === "Directory") return yield* bad("is a folder, not a results file")
+  if (info.type !== "File") return yield* bad("is not a regular file")
+  if (Number(info.size) > MAX_RESULTS_BYTES) return yield* bad(`is ${Number(info.size)} bytes, larger than any results file`)
+  const text = yield* fs.readFileString(path).pipe(Effect.mapError((e) => bad(e.message)))
   const json = yield* Effect.try({
     try: () => JSON.parse(text) as unknown,
-    catch: (e) => new ResultsReadFailed({ path, detail: `not JSON (${(e as Error).message})` })
+    catch: (e) => bad(`not JSON (${(e as Error).message})`)
   })
-  return yield* decodeRunResult(json).pipe(
-    Effect.mapError((e) => new ResultsReadFailed({ path, detail: `not a nomyo-load results file (${firstIssue(e)})` }))
-  )
+  const version = typeof json === "object" && json !== null ? (json as { schemaVersion?: unknown }).schemaVersion : undefined
+  if (version !== undefined && version !== 1) {
+    return yield* bad(`schemaVersion ${JSON.stringify(version)} is not supported (this version of ${TOOL} reads schemaVersion 1)`)
+  }
+  return yield* decodeRunResult(json).pipe(Effect.mapError((e) => bad(`not a nomyo-load results file (${firstIssue(e)})`)))
 })
 
 const checkLine = (c: CheckResult, stage: StageResult): string => {
@@ -162,7 +165,7 @@ const mergeHandler = (args: {
 }) =>
   Effect.gen(function* () {
     const jsonPath = Option.getOrUndefined(args.json)
-    if (jsonPath !== undefined) yield* checkWritable(jsonPath)
+    if (jsonPath !== undefined) yield* checkWritable(jsonPath, "--json")
     const runs = yield* Effect.forEach(args.files, (f) => readResults(f))
     let merged = yield* Effect.try({
       try: () => mergeRuns(runs, args.files),

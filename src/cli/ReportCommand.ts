@@ -1,34 +1,38 @@
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import * as FileSystem from "@effect/platform/FileSystem"
-import * as Path from "@effect/platform/Path"
-import { Console, Data, Effect } from "effect"
+import { Console, Data, Effect, Option } from "effect"
 import { renderHtml } from "../report/Html.ts"
+import { checkWritable, bothFailed, writeOrSave } from "../results/AtomicWrite.ts"
 import type { RunResult } from "../results/Results.ts"
 import { readResults } from "./AnalysisCommands.ts"
 
-/** The HTML report could not be written (missing folder, no permission, disk full). */
+/**
+ * The HTML report could not be written to `path` (missing folder, no permission, disk full);
+ * it was saved to `savedTo` instead unless that failed too.
+ */
 export class ReportWriteFailed extends Data.TaggedError("ReportWriteFailed")<{
   readonly path: string
   readonly cause: unknown
+  readonly savedTo?: string
 }> {
   override get message() {
-    return `cannot write the HTML report to ${this.path}: ${String((this.cause as Error)?.message ?? this.cause)}`
+    const why = String((this.cause as Error)?.message ?? this.cause)
+    return this.savedTo === undefined
+      ? `cannot write the HTML report to ${this.path}: ${why}`
+      : `cannot write the HTML report to ${this.path}: ${why}; saved it to ${this.savedTo} instead`
   }
 }
 
-/** Renders the run and writes it atomically: a temp file beside the target, then rename. */
+/** Renders the run and writes it atomically; when the target cannot be written it is saved to the temp folder (see `writeOrSave`). */
 export const writeHtmlReport = Effect.fn("nomyo-load/writeHtmlReport")(function* (path: string, run: RunResult) {
-  const fs = yield* FileSystem.FileSystem
-  const p = yield* Path.Path
-  const target = p.resolve(path)
-  const tmp = p.join(p.dirname(target), `.${p.basename(target)}.${process.pid}.tmp`)
   const html = yield* Effect.sync(() => renderHtml(run))
-  yield* fs.writeFileString(tmp, html).pipe(
-    Effect.zipRight(fs.rename(tmp, target)),
-    Effect.tapError(() => fs.remove(tmp).pipe(Effect.ignore)),
-    Effect.mapError((cause) => new ReportWriteFailed({ path, cause }))
+  yield* writeOrSave(path, html).pipe(
+    Effect.mapError((f) =>
+      Option.isSome(f.savedTo)
+        ? new ReportWriteFailed({ path, cause: f.cause, savedTo: f.savedTo.value })
+        : new ReportWriteFailed({ path, cause: bothFailed(f) })
+    )
   )
 })
 
@@ -56,6 +60,7 @@ export const reportCommand = Command.make(
     )
   },
   Effect.fn("nomyo-load/report")(function* ({ file, html }) {
+    yield* checkWritable(html, "--html")
     const run = yield* readResults(file)
     yield* writeHtmlReport(html, run)
     yield* Console.error(`report written to ${html}`)

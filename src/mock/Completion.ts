@@ -27,7 +27,27 @@ export interface MockState {
   queued: number
   /** Re-entrancy guard of grantSlots (a granted response may finish, and release, at once). */
   granting: boolean
+  /** This server's last encoded token block (see `tokenBlock`). */
+  readonly block: TokenBlock
 }
+
+/**
+ * The encoded content lines of a whole tok-ms-0 stream, remembered for the last (wire, head,
+ * timestamp, token count): the lines differ only in `created_at`, which changes at most once a
+ * millisecond, so the Ollama responses of one millisecond share one Buffer instead of each
+ * concatenating, flattening and encoding `tokens` lines (measured: ~19% of the mock's CPU).
+ * OpenAI heads carry a per-response id, so they always rebuild. One per server (in its
+ * `MockState`), so mocks never share or evict each other's block.
+ */
+export interface TokenBlock {
+  wire: Wire | undefined
+  head: string
+  iso: string
+  tokens: number
+  bytes: Buffer
+}
+
+export const makeTokenBlock = (): TokenBlock => ({ wire: undefined, head: "", iso: "", tokens: -1, bytes: Buffer.alloc(0) })
 
 /** Hands free slots to waiting responses, oldest first. */
 const grantSlots = (state: MockState): void => {
@@ -60,29 +80,17 @@ const MAX_BUFFERED = 1 << 20
 
 const JSON_TYPE = "application/json"
 
-/**
- * The encoded content lines of a whole tok-ms-0 stream, remembered for the last (wire, head,
- * timestamp, token count): the lines differ only in `created_at`, which changes at most once a
- * millisecond, so the Ollama responses of one millisecond share one Buffer instead of each
- * concatenating, flattening and encoding `tokens` lines (measured: ~19% of the mock's CPU).
- * OpenAI heads carry a per-response id, so they always rebuild.
- */
-let blockWire: Wire | undefined
-let blockHead = ""
-let blockIso = ""
-let blockTokens = -1
-let block: Buffer = Buffer.alloc(0)
-
-const tokenBlock = (wire: Wire, s: WireState, iso: string): Buffer => {
-  if (wire === blockWire && iso === blockIso && s.tokens === blockTokens && s.head === blockHead) return block
+/** The encoded content lines of `s` at `iso`: the server's last block when it matches, else a new one. */
+const tokenBlock = (block: TokenBlock, wire: Wire, s: WireState, iso: string): Buffer => {
+  if (wire === block.wire && iso === block.iso && s.tokens === block.tokens && s.head === block.head) return block.bytes
   let text = ""
   for (let i = 0; i < s.tokens; i++) text += wire.token(s, i, iso)
-  blockWire = wire
-  blockHead = s.head
-  blockIso = iso
-  blockTokens = s.tokens
-  block = Buffer.from(text)
-  return block
+  block.wire = wire
+  block.head = s.head
+  block.iso = iso
+  block.tokens = s.tokens
+  block.bytes = Buffer.from(text)
+  return block.bytes
 }
 
 /**
@@ -207,7 +215,7 @@ export class Completion implements Tickable, WireState {
     const iso = isoNow()
     const n = this.tokens
     this.firstTokenAt = now
-    const block = tokenBlock(this.wire, this, iso)
+    const block = tokenBlock(this.state.block, this.wire, this, iso)
     this.sent = n
     this.state.tokensSent += n
     // One chunk for the tokens, one for the final line(s), in one socket write.

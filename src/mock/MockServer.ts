@@ -1,6 +1,6 @@
 import { createServer } from "node:http"
 import { PortInUse, ServerStartFailed } from "../Errors.ts"
-import type { MockState } from "./Completion.ts"
+import { makeTokenBlock, type MockState } from "./Completion.ts"
 import { makeCatalog } from "./Models.ts"
 import { MockOptions } from "./MockOptions.ts"
 import { makeHandler } from "./Routes.ts"
@@ -80,7 +80,8 @@ export const startMockServer = (input: MockServerOptions = {}): Promise<MockServ
     queue: [],
     queueHead: 0,
     queued: 0,
-    granting: false
+    granting: false,
+    block: makeTokenBlock()
   }
   const server = createServer({ noDelay: true }, makeHandler(state, makeCatalog(options.models)))
   const stats = (): MockStats => ({

@@ -1,24 +1,38 @@
-import { Schema } from "effect"
+import { Either, Schema } from "effect"
 import { Api } from "../load/LoadOptions.ts"
+import { decodeHdrEither } from "./Hdr.ts"
 
 /**
  * The results file (`--json`). Bump `schemaVersion` on any incompatible change; readers
  * decode with `RunResult` and reject other versions.
  */
 
+/**
+ * A summary's `hdr` must decode (safely: a crafted one cannot hang or exhaust memory) and hold
+ * `count` samples, so whatever reads a results file (report, merge, compare) can trust it.
+ */
+const hdrHoldsCount = (s: { readonly count: number; readonly hdr: string }) => {
+  const decoded = decodeHdrEither(s.hdr)
+  if (Either.isLeft(decoded)) return { path: ["hdr"], message: decoded.left.message }
+  const held = decoded.right.totalCount
+  return held === s.count || { path: ["hdr"], message: `the HDR histogram holds ${held} samples but count is ${s.count}` }
+}
+
 /** A distribution summary in milliseconds, computed from an HDR histogram (µs resolution, 3 significant digits). */
-export class Summary extends Schema.Class<Summary>("Summary")({
-  count: Schema.Int,
-  min: Schema.Number,
-  mean: Schema.Number,
-  p50: Schema.Number,
-  p90: Schema.Number,
-  p99: Schema.Number,
-  p999: Schema.Number,
-  max: Schema.Number,
-  /** The HDR histogram itself (values in µs), compressed base64, so runs can be merged exactly. */
-  hdr: Schema.String
-}) {}
+export class Summary extends Schema.Class<Summary>("Summary")(
+  Schema.Struct({
+    count: Schema.Int,
+    min: Schema.Number,
+    mean: Schema.Number,
+    p50: Schema.Number,
+    p90: Schema.Number,
+    p99: Schema.Number,
+    p999: Schema.Number,
+    max: Schema.Number,
+    /** The HDR histogram itself (values in µs), compressed base64, so runs can be merged exactly. */
+    hdr: Schema.String
+  }).pipe(Schema.filter(hdrHoldsCount))
+) {}
 
 /** Whether the load generator itself kept up (so its stalls are not reported as the router's latency). */
 export class SelfHealth extends Schema.Class<SelfHealth>("SelfHealth")({

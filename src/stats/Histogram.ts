@@ -1,5 +1,9 @@
 import * as hdr from "hdr-histogram-js"
+import { Either } from "effect"
+import { decodeHdrEither, HistogramCorrupt } from "../results/Hdr.ts"
 import { Summary } from "../results/Results.ts"
+
+export { HistogramCorrupt }
 
 export type Histogram = hdr.Histogram
 
@@ -25,18 +29,22 @@ export const recordMs = (h: Histogram, ms: number): void => {
 
 export const encodeHistogram = (h: Histogram): string => hdr.encodeIntoCompressedBase64(h)
 
-export const decodeHistogram = (base64: string): Histogram => {
-  const h = hdr.decodeFromCompressedBase64(base64, 64, false)
-  return h
-}
+/** Decodes `encodeHistogram`'s output, or says why it is not one. Never throws. */
+export const decodeHistogramEither: (base64: string) => Either.Either<Histogram, HistogramCorrupt> = decodeHdrEither
+
+/** Decodes `encodeHistogram`'s output; throws `HistogramCorrupt` (never anything else) when it is not one. */
+export const decodeHistogram = (base64: string): Histogram => Either.getOrThrowWith(decodeHdrEither(base64), (e) => e)
 
 const round3 = (x: number): number => Math.round(x * 1000) / 1000
+
+/** `hdr` was encoded from `h` just now: skip the Summary schema's decode-to-validate of it. */
+const TRUSTED = { disableValidation: true } as const
 
 /** Percentiles in ms from a µs histogram; an empty histogram gives zeros and count 0. */
 export const summarize = (h: Histogram): Summary => {
   const count = h.totalCount
   if (count === 0) {
-    return Summary.make({ count: 0, min: 0, mean: 0, p50: 0, p90: 0, p99: 0, p999: 0, max: 0, hdr: encodeHistogram(h) })
+    return Summary.make({ count: 0, min: 0, mean: 0, p50: 0, p90: 0, p99: 0, p999: 0, max: 0, hdr: encodeHistogram(h) }, TRUSTED)
   }
   // HDR reports a bucket's highest equivalent value; never above the exact max.
   const max = h.maxValue
@@ -51,5 +59,5 @@ export const summarize = (h: Histogram): Summary => {
     p999: ms(h.getValueAtPercentile(99.9)),
     max: ms(max),
     hdr: encodeHistogram(h)
-  })
+  }, TRUSTED)
 }

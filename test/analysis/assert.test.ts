@@ -124,19 +124,21 @@ describe("merge command (in-process CLI)", () => {
     assert.include(r.stdout, "FAIL p99<1000 at conc 32: 2000")
   })
 
-  it("names a missing or invalid file in a one-line error (exit 1)", async () => {
+  it("names a missing or invalid file in a one-line error (exit 2)", async () => {
     const junk = write("junk.json", "{not json")
     const wrong = write("wrong.json", JSON.stringify({ schemaVersion: 2 }))
+    const notResults = write("other.json", JSON.stringify({ schemaVersion: 1, stages: "no" }))
     for (const [file, detail] of [
       [path.join(dir, "missing.json"), "no such file"],
       [junk, "not JSON"],
-      [wrong, "not a nomyo-load results file"]
+      [wrong, "schemaVersion 2 is not supported"],
+      [notResults, "not a nomyo-load results file"]
     ] as const) {
       const r = await runAnalysisCli(["merge", a, file])
-      assert.strictEqual(r.code, 1, file)
+      assert.strictEqual(r.code, 2, file)
       const failure = Exit.isFailure(r.exit) ? Cause.failureOption(r.exit.cause) : Option.none()
       const message = Option.isSome(failure) ? (failure.value as Error).message : ""
-      assert.include(message, `cannot read results file ${file}: ${detail}`)
+      assert.include(message, `results file ${file}: ${detail}`)
       assert.notInclude(message, "\n")
     }
   })

@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { EventEmitter } from "node:events"
 import type { ServerResponse } from "node:http"
-import { Completion, type MockState } from "../../src/mock/Completion.ts"
+import { Completion, makeTokenBlock, type MockState } from "../../src/mock/Completion.ts"
 import { OllamaChat } from "../../src/mock/OllamaWire.ts"
 import { TokenTicker } from "../../src/mock/TokenTicker.ts"
 
@@ -40,7 +40,7 @@ describe("backpressure", () => {
     Effect.gen(function* () {
       const ticker = new TokenTicker()
       yield* Effect.addFinalizer(() => Effect.sync(() => ticker.close()))
-      const state: MockState = { ticker, ttftMs: 0, tokMs: 1, tokens: 5, requests: 0, tokensSent: 0, activeStreams: 0, peakActive: 0, nextId: 0, slots: 0, busy: 0, queue: [], queueHead: 0, queued: 0, granting: false }
+      const state: MockState = { ticker, ttftMs: 0, tokMs: 1, tokens: 5, requests: 0, tokensSent: 0, activeStreams: 0, peakActive: 0, nextId: 0, slots: 0, busy: 0, queue: [], queueHead: 0, queued: 0, granting: false, block: makeTokenBlock() }
       const res = new StalledResponse()
       const variant = { name: "mock", json: '"mock"' }
       new Completion(state, res as unknown as ServerResponse, OllamaChat, variant, true, false, 1, performance.now()).start()

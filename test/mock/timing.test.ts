@@ -47,29 +47,28 @@ describe("mock backend timing", () => {
       const r = yield* promise(() => call(mock.url, "/api/chat", { body: { model: "mock", stream: true } }))
       const times = ollamaContentTimes(r).map((a) => a.at)
       assert.strictEqual(times.length, 10)
-      // Token i is due i × tokMs after arrival and is never sent early.
-      assert.isAtLeast(times[9]! - r.sentAt, 9 * 20)
+      // Token i is due i × tokMs after the request arrived (after it was sent) and is never
+      // sent early. (Gaps between arrivals are not bounded below: on a loaded machine a late
+      // token and the next one can arrive in one read.)
+      for (let i = 0; i < times.length; i++) assert.isAtLeast(times[i]! - r.sentAt, i * 20, `token ${i}`)
       // The final line follows one more step (the end-of-sequence token).
       assert.isAtLeast(r.endedAt - r.sentAt, 10 * 20)
-      assert.isAtLeast(times[9]! - times[0]!, 9 * 20 - 5)
       assert.isBelow(times[9]! - times[0]!, 9 * 20 + 1000)
-      for (let i = 1; i < times.length; i++) assert.isAbove(times[i]! - times[i - 1]!, 5, `gap ${i}`)
     })
   )
 
   it.scopedLive("500 concurrent slow streams complete with exact counts, on a handful of timers", () =>
     Effect.gen(function* () {
-      // Long enough that all of them are open at once even while the (same-process) client is still connecting.
-      const mock = yield* MockBackend.make(MockOptions.make({ ttftMs: 300, tokens: 10, tokMs: 30 }))
+      // Long enough that all of them are open at once even while the (same-process) client is
+      // still connecting on a loaded machine.
+      const mock = yield* MockBackend.make(MockOptions.make({ ttftMs: 2000, tokens: 10, tokMs: 30 }))
       const agent = yield* Effect.acquireRelease(
         Effect.sync(() => new Agent({ connections: 1000, pipelining: 0 })),
         (a) => Effect.promise(() => a.close())
       )
       const N = 500
-      let peakActive = 0
       let maxTimers = 0
       const sample = setInterval(() => {
-        peakActive = Math.max(peakActive, mock.stats().activeStreams)
         if (mock.stats().activeStreams >= 250) {
           const timers = process.getActiveResourcesInfo().filter((r) => r === "Timeout").length
           maxTimers = Math.max(maxTimers, timers)
@@ -102,9 +101,11 @@ describe("mock backend timing", () => {
           assert.strictEqual(chunks.filter((c) => c.choices[0]?.delta?.content).length, 10)
           assert.strictEqual(chunks.at(-1).usage.completion_tokens, 10)
         }
-        assert.isAtLeast(r.endedAt - r.sentAt, 300 + 10 * 30)
+        assert.isAtLeast(r.endedAt - r.sentAt, 2000 + 10 * 30)
       })
       const stats = mock.stats()
+      // The mock's own peak (exact), not a sample of it.
+      const peakActive = stats.peakActiveStreams
       assert.strictEqual(stats.requests, N)
       assert.strictEqual(stats.tokensSent, N * 10)
       assert.strictEqual(stats.activeStreams, 0)

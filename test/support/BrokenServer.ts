@@ -3,9 +3,11 @@
  * the first path segment of the base URL: the driver appends `/api/chat` or
  * `/v1/chat/completions` to the URL's pathname, so `${server.url}/truncated` as `--url` makes
  * every request `POST /truncated/api/chat`. The API (and so the wire format) comes from the
- * path's suffix, streaming from the request body's `stream` flag.
+ * path's suffix, streaming from the request body's `stream` flag. `accept-close` is the one
+ * exception: a second listener that closes every connection as soon as it is accepted.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
+import { createServer as createTcpServer, type Server as TcpServer } from "node:net"
 import { Effect, type Scope } from "effect"
 
 export type BrokenMode =
@@ -39,9 +41,21 @@ export type BrokenMode =
   | "misreport"
   /** Every third request (3rd, 6th, …, counted per mode) gets a 500; the others are correct. */
   | "every3rd-500"
+  /** A separate listener that destroys each connection as soon as it is accepted (before the request is read). */
+  | "accept-close"
+  /** Status 200 with an empty body (content-length 0). */
+  | "empty-200"
+  /** Content chunks, then the body ends in the middle of a line (stream); buffered: half a JSON body. */
+  | "mid-line"
+  /** A content chunk, then one HUGE_LINE-byte line that is not JSON, then the rest of a correct stream; buffered: a HUGE_LINE-byte body that is not JSON. */
+  | "huge-line"
+  /** A correct response as HTTP/1.0: no content-length, no chunked encoding, the body ends when the connection closes. */
+  | "http10"
 
 export const TOKENS = 3
 export const DRIP_MS = 40
+/** Bytes of the `huge-line` line: far past any real chunk. */
+export const HUGE_LINE = 32 * 1024 * 1024
 
 export interface BrokenServer {
   /** Base URL without a mode, e.g. http://127.0.0.1:40123. */
@@ -183,6 +197,7 @@ const respond = (
       startStream(res, wire, wire.head + tokens(wire, TOKENS))
       return void res.end()
     case "garbage":
+      if (!stream) return sendJson(res, 200, "<html>502 Bad Gateway</html>\n")
       startStream(res, wire, wire.head + wire.token(0) + "<html>502 Bad Gateway</html>\n\n")
       return void res.end(tokens(wire, TOKENS) + wire.final(TOKENS))
     case "stream-error":
@@ -194,15 +209,56 @@ const respond = (
       return void res.end('event: error\ndata: {"message":"overloaded"}\n\n')
     case "stall-headers":
       return
-    case "stall-body":
-      return startStream(res, wire, wire.head + wire.token(0))
+    case "stall-body": {
+      if (stream) return startStream(res, wire, wire.head + wire.token(0))
+      // Buffered: the headers promise a whole body, half of it arrives.
+      const whole = wire.whole(tokens(wire, TOKENS), TOKENS)
+      res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(whole) })
+      return void res.write(whole.slice(0, whole.length >> 1))
+    }
     case "drip": {
-      startStream(res, wire, wire.head)
       let i = 0
-      const timer = setInterval(() => res.write(wire.token(i++)), DRIP_MS)
+      if (stream) startStream(res, wire, wire.head)
+      else res.writeHead(200, { "content-type": "application/json" }).flushHeaders()
+      // Buffered: a body that never ends, one space at a time (JSON allows leading whitespace).
+      const timer = setInterval(() => res.write(stream ? wire.token(i++) : " "), DRIP_MS)
       res.on("close", () => clearInterval(timer))
       return
     }
+    case "empty-200":
+      res.writeHead(200, { "content-type": stream ? wire.contentType : "application/json", "content-length": 0 })
+      return void res.end()
+    case "mid-line": {
+      if (!stream) {
+        const whole = wire.whole(tokens(wire, TOKENS), TOKENS)
+        res.writeHead(200, { "content-type": "application/json" })
+        return void res.end(whole.slice(0, whole.length >> 1))
+      }
+      const next = wire.token(TOKENS)
+      startStream(res, wire, wire.head + tokens(wire, TOKENS))
+      return void res.end(next.slice(0, next.length >> 1))
+    }
+    case "huge-line": {
+      const huge = Buffer.alloc(HUGE_LINE, "x")
+      if (!stream) {
+        res.writeHead(200, { "content-type": "application/json", "content-length": huge.length })
+        return void res.end(huge)
+      }
+      // SSE ignores a line without a field name, so the OpenAI line is a `data:` line.
+      startStream(res, wire, wire.head + wire.token(0) + (api === "openai" ? "data: " : ""))
+      res.write(huge)
+      return void res.end((api === "openai" ? "\n\n" : "\n") + tokens(wire, TOKENS).slice(wire.token(0).length) + wire.final(TOKENS))
+    }
+    case "http10": {
+      const body = stream ? wire.head + tokens(wire, TOKENS) + wire.final(TOKENS) : wire.whole(tokens(wire, TOKENS), TOKENS)
+      const type = stream ? wire.contentType : "application/json"
+      // Past node:http: the raw bytes of an HTTP/1.0 reply, whose body is ended by closing the connection.
+      const socket = req.socket
+      socket.write(`HTTP/1.0 200 OK\r\ncontent-type: ${type}\r\nconnection: close\r\n\r\n`)
+      return void socket.end(body)
+    }
+    case "accept-close":
+      return sendJson(res, 500, '{"error":"accept-close has its own listener"}')
     case "reset-headers":
       return void req.socket.destroy()
     case "reset-mid":
@@ -211,9 +267,18 @@ const respond = (
   }
 }
 
-/** Starts the server on 127.0.0.1, port 0; closed (every connection destroyed) with the scope. */
+/** Starts a listener on 127.0.0.1, port 0; resolves with its port. */
+const listen = (server: TcpServer | ReturnType<typeof createServer>): Promise<number> =>
+  new Promise((resolve) =>
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      resolve(typeof address === "object" && address !== null ? address.port : 0)
+    })
+  )
+
+/** Starts the servers on 127.0.0.1, port 0; closed (every connection destroyed) with the scope. */
 export const make: Effect.Effect<BrokenServer, never, Scope.Scope> = Effect.acquireRelease(
-  Effect.async<{ server: ReturnType<typeof createServer>; port: number; counts: Map<string, number> }>((resume) => {
+  Effect.promise(async () => {
     const counts = new Map<string, number>()
     const server = createServer((req, res) => {
       const url = req.url ?? "/"
@@ -236,23 +301,32 @@ export const make: Effect.Effect<BrokenServer, never, Scope.Scope> = Effect.acqu
         respond(mode, n, api, stream, body.stream_options?.include_usage === true, req, res)
       })
     })
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      resume(Effect.succeed({ server, port: typeof address === "object" && address !== null ? address.port : 0, counts }))
+    // `accept-close`: every connection is destroyed on accept, before a byte of the request is read.
+    const closer = createTcpServer((socket) => {
+      counts.set("accept-close", (counts.get("accept-close") ?? 0) + 1)
+      socket.destroy()
     })
+    const [port, closerPort] = await Promise.all([listen(server), listen(closer)])
+    return { server, port, closer, closerPort, counts }
   }),
-  ({ server }) =>
-    Effect.async<void>((resume) => {
-      server.close(() => resume(Effect.void))
-      server.closeAllConnections()
-    })
+  ({ closer, server }) =>
+    Effect.promise(
+      () =>
+        new Promise<void>((resolve) => {
+          let open = 2
+          const done = () => void (--open === 0 && resolve())
+          server.close(done)
+          server.closeAllConnections()
+          closer.close(done)
+        })
+    )
 ).pipe(
-  Effect.map(({ counts, port, server }): BrokenServer => {
+  Effect.map(({ closerPort, counts, port, server }): BrokenServer => {
     const url = `http://127.0.0.1:${port}`
     return {
       url,
       port,
-      urlFor: (mode) => `${url}/${mode}`,
+      urlFor: (mode) => (mode === "accept-close" ? `http://127.0.0.1:${closerPort}/${mode}` : `${url}/${mode}`),
       received: (mode) => counts.get(mode) ?? 0,
       connections: () =>
         new Promise<number>((resolve, reject) => server.getConnections((err, count) => (err ? reject(err) : resolve(count))))
