@@ -109,3 +109,40 @@ describe("LineReader", () => {
     )
   })
 })
+
+describe("LineReader limits and cut lines", () => {
+  it("joins the pieces of a long line once, whatever the chunking", () => {
+    const out: Array<[string, boolean]> = []
+    const reader = new LineReader((line, _now, last) => out.push([line, last]))
+    const piece = new TextEncoder().encode("x".repeat(1000))
+    for (let i = 0; i < 100; i++) reader.feed(piece, 0)
+    reader.feed(new TextEncoder().encode("\nnext"), 0)
+    reader.end(0)
+    assert.deepStrictEqual(out.map(([l, last]) => [l.length, last]), [[100_000, false], [4, true]])
+  })
+
+  it("refuses a line past the limit once, skips the rest of it, and reads the next line", () => {
+    const out: Array<string> = []
+    const refused: Array<number> = []
+    const reader = new LineReader((line) => out.push(line), (bytes) => refused.push(bytes), 100)
+    const enc = new TextEncoder()
+    reader.feed(enc.encode("ok\n" + "y".repeat(60)), 0)
+    reader.feed(enc.encode("y".repeat(60)), 0)
+    reader.feed(enc.encode("y".repeat(500)), 0)
+    reader.feed(enc.encode("yyy\nafter\n" + "z".repeat(200) + "\nlast"), 0)
+    reader.end(0)
+    assert.deepStrictEqual(out, ["ok", "after", "last"])
+    assert.strictEqual(refused.length, 2, "the 180-byte pending line and the 200-byte whole line")
+    assert.isAbove(refused[0]!, 100)
+  })
+
+  it("marks only an unterminated trailing line as last", () => {
+    const out: Array<[string, boolean]> = []
+    const reader = new LineReader((line, _now, last) => out.push([line, last]))
+    reader.feed(new TextEncoder().encode("a\r\nb"), 0)
+    reader.end(0)
+    reader.feed(new TextEncoder().encode("c\n"), 0)
+    reader.end(0)
+    assert.deepStrictEqual(out, [["a", false], ["b", true], ["c", false]])
+  })
+})

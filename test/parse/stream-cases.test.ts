@@ -113,9 +113,9 @@ describe("Ollama NDJSON stream", () => {
     assert.strictEqual(fed.parser.state.reportedTokens, 1)
   })
 
-  it("a truncated final line is malformed at end()", () => {
+  it("a cut final line (no terminator, does not parse) is truncated at end()", () => {
     const s = feed(ollama(), ol("x") + olDone(1).slice(0, 20))
-    assert.strictEqual(s.error, "malformed")
+    assert.strictEqual(s.error, "truncated")
   })
 
   it("blank and whitespace lines are tolerated; lines after done are ignored", () => {

@@ -3,21 +3,39 @@ const CR = 13
 
 const decoder = new TextDecoder()
 
+/** A line longer than this is refused: no chat chunk is that long, and holding it costs memory. */
+export const MAX_LINE_BYTES = 4 * 1024 * 1024
+
 /**
  * Splits a byte stream into lines at LF, CRLF or a lone CR, whatever the chunking. Lines are
  * decoded as UTF-8 only once complete; LF and CR never occur inside a multi-byte UTF-8
- * sequence, so splitting bytes first is safe.
+ * sequence, so splitting bytes first is safe. The pieces of an unfinished line are kept in a
+ * list and joined once (linear in its length); past `maxLineBytes` the line is dropped and
+ * reported once through `onOverlong`, and the rest of it up to its terminator is skipped.
  */
 export class LineReader {
-  private pending: Uint8Array | null = null
+  private parts: Array<Uint8Array> = []
+  private pendingBytes = 0
   /** The previous chunk ended in CR: a LF at the start of the next one belongs to it. */
   private skipLF = false
+  /** Inside a line already refused as too long. */
+  private overlong = false
 
-  constructor(private readonly onLine: (line: string, now: number) => void) {}
+  /**
+   * `onLine(line, now, last)`: `last` is true for a trailing line that had no terminator
+   * (the body was cut or simply ended without one).
+   */
+  constructor(
+    private readonly onLine: (line: string, now: number, last: boolean) => void,
+    private readonly onOverlong: (bytes: number) => void = () => {},
+    private readonly maxLineBytes = MAX_LINE_BYTES
+  ) {}
 
   reset(): void {
-    this.pending = null
+    this.parts.length = 0
+    this.pendingBytes = 0
     this.skipLF = false
+    this.overlong = false
   }
 
   feed(chunk: Uint8Array, now: number): void {
@@ -28,7 +46,7 @@ export class LineReader {
     if (n === 0) return
     if (this.skipLF) {
       this.skipLF = false
-      if (n > 0 && chunk[0] === LF) start = 1
+      if (chunk[0] === LF) start = 1
     }
     for (let i = start; i < n; i++) {
       const b = chunk[i]
@@ -43,37 +61,61 @@ export class LineReader {
       }
       start = i + 1
     }
-    if (start < n) {
-      const rest = chunk.subarray(start)
-      this.pending = this.pending === null ? rest.slice() : concat(this.pending, rest)
+    if (start < n && !this.overlong) {
+      this.parts.push(chunk.slice(start))
+      this.pendingBytes += n - start
+      if (this.pendingBytes > this.maxLineBytes) this.refuse(this.pendingBytes)
     }
   }
 
   /** Emits a trailing line that had no terminator. */
   end(now: number): void {
-    if (this.pending !== null && this.pending.length > 0) {
-      const line = decoder.decode(this.pending)
-      this.pending = null
-      this.onLine(line, now)
-    }
-    this.pending = null
+    if (!this.overlong && this.pendingBytes > 0) this.onLine(decoder.decode(this.take()), now, true)
+    this.reset()
   }
 
   private emit(chunk: Uint8Array, start: number, end: number, now: number): void {
+    if (this.overlong) {
+      // The terminator of the refused line: what follows is a new line.
+      this.overlong = false
+      return
+    }
     let line: string
-    if (this.pending !== null) {
-      line = decoder.decode(concat(this.pending, chunk.subarray(start, end)))
-      this.pending = null
+    if (this.pendingBytes > 0) {
+      this.parts.push(chunk.subarray(start, end))
+      this.pendingBytes += end - start
+      if (this.pendingBytes > this.maxLineBytes) {
+        this.refuse(this.pendingBytes)
+        this.overlong = false
+        return
+      }
+      line = decoder.decode(this.take())
     } else {
+      if (end - start > this.maxLineBytes) return this.onOverlong(end - start)
       line = start === end ? "" : decoder.decode(chunk.subarray(start, end))
     }
-    this.onLine(line, now)
+    this.onLine(line, now, false)
   }
-}
 
-const concat = (a: Uint8Array, b: Uint8Array): Uint8Array => {
-  const out = new Uint8Array(a.length + b.length)
-  out.set(a, 0)
-  out.set(b, a.length)
-  return out
+  private take(): Uint8Array {
+    const parts = this.parts
+    const out = parts.length === 1 ? parts[0]! : new Uint8Array(this.pendingBytes)
+    if (parts.length > 1) {
+      let at = 0
+      for (const p of parts) {
+        out.set(p, at)
+        at += p.length
+      }
+    }
+    parts.length = 0
+    this.pendingBytes = 0
+    return out
+  }
+
+  private refuse(bytes: number): void {
+    this.parts.length = 0
+    this.pendingBytes = 0
+    this.overlong = true
+    this.onOverlong(bytes)
+  }
 }

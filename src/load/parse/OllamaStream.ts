@@ -12,7 +12,10 @@ export class OllamaStreamParser implements StreamParser {
   private readonly lines: LineReader
 
   constructor(private readonly onContent: OnContent) {
-    this.lines = new LineReader((line, now) => this.onLine(line, now))
+    this.lines = new LineReader(
+      (line, now, last) => this.onLine(line, now, last),
+      (bytes) => this.state.overlong(bytes)
+    )
   }
 
   reset(): void {
@@ -28,11 +31,12 @@ export class OllamaStreamParser implements StreamParser {
     this.lines.end(now)
   }
 
-  private onLine(line: string, now: number): void {
+  /** `last`: an unterminated final line; if it does not parse, the body was cut (truncated). */
+  private onLine(line: string, now: number, last: boolean): void {
     const s = this.state
     if (s.error !== null || s.sawFinal) return
     if (line.length === 0 || isBlank(line)) return
-    const obj = s.parseObject(line)
+    const obj = s.parseObject(line, last ? "truncated" : "malformed")
     if (obj === undefined) return
     if (hasOllamaText(obj.message)) {
       s.content(now)

@@ -15,9 +15,14 @@ export class OpenAiStreamParser implements StreamParser {
   private readonly lines: LineReader
   private data: string | null = null
   private eventName = ""
+  /** The body ended inside a line: an event that then does not parse was cut (truncated). */
+  private cut = false
 
   constructor(private readonly onContent: OnContent) {
-    this.lines = new LineReader((line, now) => this.onLine(line, now))
+    this.lines = new LineReader(
+      (line, now, last) => this.onLine(line, now, last),
+      (bytes) => this.state.overlong(bytes)
+    )
   }
 
   reset(): void {
@@ -25,6 +30,7 @@ export class OpenAiStreamParser implements StreamParser {
     this.lines.reset()
     this.data = null
     this.eventName = ""
+    this.cut = false
   }
 
   feed(chunk: Uint8Array, now: number): void {
@@ -35,10 +41,11 @@ export class OpenAiStreamParser implements StreamParser {
     this.lines.end(now)
     // A last event without its blank line still counts (as browsers and the openai SDK do),
     // and so does a trailing `event: error` with no data, as a blank line would have.
-    if (this.data !== null || this.eventName !== "") this.dispatch(now)
+    if (this.data !== null || this.eventName !== "") this.dispatch(now, this.cut)
   }
 
-  private onLine(line: string, now: number): void {
+  private onLine(line: string, now: number, last: boolean): void {
+    if (last) this.cut = true
     if (this.state.error !== null || this.state.sawFinal) return
     if (line.length === 0) {
       if (this.data !== null || this.eventName !== "") this.dispatch(now)
@@ -63,7 +70,7 @@ export class OpenAiStreamParser implements StreamParser {
     }
   }
 
-  private dispatch(now: number): void {
+  private dispatch(now: number, cut = false): void {
     const s = this.state
     const data = this.data
     const eventName = this.eventName
@@ -78,7 +85,7 @@ export class OpenAiStreamParser implements StreamParser {
       s.sawFinal = true
       return
     }
-    const obj = s.parseObject(data)
+    const obj = s.parseObject(data, cut ? "truncated" : "malformed")
     if (obj === undefined) return
     const choices = obj.choices
     if (Array.isArray(choices) && choices.length > 0 && hasOpenAiText(choices[0]?.delta)) {

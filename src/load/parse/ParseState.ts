@@ -1,4 +1,5 @@
 import type { ErrorClass } from "../ErrorClass.ts"
+import { MAX_LINE_BYTES } from "./LineReader.ts"
 
 /**
  * What a response parser learned about one response. Reused across requests by a virtual
@@ -37,15 +38,16 @@ export class ParseState {
   }
 
   /**
-   * Parses one line or event as a JSON object. A parse failure or a non-object counts as
-   * `malformed`, an object with a truthy `error` as `stream_error`; both give undefined.
+   * Parses one line or event as a JSON object. A parse failure counts as `badJson`
+   * (`malformed`, or `truncated` for a cut last line), a non-object as `malformed`, an object
+   * with a truthy `error` as `stream_error`; all give undefined.
    */
-  parseObject(text: string): any {
+  parseObject(text: string, badJson: ErrorClass = "malformed"): any {
     let obj: any
     try {
       obj = JSON.parse(text)
     } catch {
-      this.fail("malformed", text)
+      this.fail(badJson, text)
       return undefined
     }
     if (obj === null || typeof obj !== "object" || Array.isArray(obj)) {
@@ -57,6 +59,11 @@ export class ParseState {
       return undefined
     }
     return obj
+  }
+
+  /** A line past LineReader's limit: no chunk is that long, so the body is not a chat stream. */
+  overlong(bytes: number): void {
+    this.fail("malformed", `a line of more than ${bytes} bytes (limit ${MAX_LINE_BYTES})`)
   }
 
   fail(cls: ErrorClass, detail: string): void {
