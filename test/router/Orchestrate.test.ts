@@ -12,7 +12,7 @@ import type { RouterExited } from "../../src/router/RouterErrors.ts"
 import { RouterOptions } from "../../src/router/RouterOptions.ts"
 import { groupAlive } from "../../src/router/RouterProcess.ts"
 import { runCli } from "../support/Cli.ts"
-import { fakeRouterCmd, makeSandbox, mockImplemented, NEEDS_MOCK, type Sandbox } from "./helpers.ts"
+import { fakeRouterCmd, isTsxCache, makeSandbox, type Sandbox } from "./helpers.ts"
 
 const withSandbox = <A, E>(f: (sb: Sandbox) => Effect.Effect<A, E, any>) =>
   Effect.acquireUseRelease(
@@ -38,7 +38,7 @@ describe("peakConcurrency", () => {
   })
 })
 
-describe.skipIf(!mockImplemented)(`runWithRouter ${mockImplemented ? "" : NEEDS_MOCK}`, () => {
+describe("runWithRouter", () => {
   it.live("drives load through the router to the mock and tears everything down", () =>
     withSandbox((sb) =>
       Effect.gen(function* () {
@@ -178,10 +178,10 @@ describe.skipIf(!mockImplemented)(`runWithRouter ${mockImplemented ? "" : NEEDS_
 const assertNoCliLeaks = (sb: Sandbox) => {
   const { alive, leftovers } = sb.leaks()
   assert.deepStrictEqual(alive, [], "router processes still alive")
-  assert.deepStrictEqual(leftovers.filter((f) => !/^tsx-\d+$/.test(f)), [], "temp files left behind")
+  assert.deepStrictEqual(leftovers.filter((f) => !isTsxCache(f)), [], "temp files left behind")
 }
 
-describe.skipIf(!mockImplemented)(`--mock-backends through the CLI ${mockImplemented ? "" : NEEDS_MOCK}`, () => {
+describe("--mock-backends through the CLI", () => {
   it.live("prints the spread per stage, writes it to --json, and refuses bad combinations", () =>
     withSandbox((sb) =>
       Effect.promise(async () => {

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 
@@ -6,13 +6,6 @@ export const ROOT = path.resolve(import.meta.dirname, "../..")
 export const FAKE_ROUTER = path.join(ROOT, "test/fixtures/fake-router.mjs")
 export const NGINX_ROUTER = path.join(ROOT, "test/fixtures/nginx-router.sh")
 export const ORCHESTRATE_MAIN = path.join(ROOT, "test/fixtures/orchestrate-main.ts")
-
-/**
- * False while src/mock/MockBackend.ts is still the "not implemented yet" stub: the tests that
- * need the real mock (runWithRouter, nginx, signal trials) are then skipped with this note.
- */
-export const mockImplemented = !readFileSync(path.join(ROOT, "src/mock/MockBackend.ts"), "utf8").includes("not implemented yet")
-export const NEEDS_MOCK = "(skipped: MockBackend.make is not implemented yet)"
 
 /** --router-cmd running the test double with the supervisor's host/port/workers. */
 export const fakeRouterCmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(FAKE_ROUTER)} router:app --host {host} --port {port} --workers {workers}`
@@ -138,3 +131,17 @@ export const httpPost = async (url: string, body: unknown): Promise<{ status: nu
   const res = await fetch(url, { method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json" } })
   return { status: res.status, body: await res.text() }
 }
+
+/**
+ * One tsx compile cache for every child run under tsx with its own TMPDIR: the sandbox's tmp gets
+ * a symlink to it, so only the first child pays for compiling. `isTsxCache` tells it apart from
+ * a leftover.
+ */
+const uid = typeof process.getuid === "function" ? process.getuid() : 0
+export const TSX_CACHE_NAME = `tsx-${uid}`
+export const linkTsxCache = (sb: Sandbox): void => {
+  const shared = path.join(os.tmpdir(), TSX_CACHE_NAME)
+  mkdirSync(shared, { recursive: true })
+  symlinkSync(shared, path.join(sb.tmp, TSX_CACHE_NAME))
+}
+export const isTsxCache = (name: string): boolean => /^tsx-\d+$/.test(name)

@@ -1,0 +1,119 @@
+import { type ChildProcess, spawn } from "node:child_process"
+import { existsSync } from "node:fs"
+import * as path from "node:path"
+import { assert, describe, it } from "@effect/vitest"
+import { collect, type CliRun, spawnCli } from "../support/Cli.ts"
+import { fakeRouterCmd, isTsxCache, linkTsxCache, makeSandbox, ROOT, type Sandbox, waitUntil } from "./helpers.ts"
+
+/**
+ * Teardown of a real `nomyo-load --mock-backend` process (the CLI under tsx, the test-double
+ * router with two workers) on the paths that used to hang or leak: a router that ignores
+ * SIGTERM with one Ctrl-C, a second Ctrl-C during that teardown, and SIGKILL of nomyo-load.
+ */
+
+const DENO = path.join(ROOT, "node_modules/.bin/deno")
+
+const cliArgs = (extra: ReadonlyArray<string>) => [
+  "--mock-backend", "--router-cmd", fakeRouterCmd, "--router-workers", "2", "-c", "4",
+  "--mock-ttft-ms", "5", "--mock-tokens", "8", "--mock-tok-ms", "2", "--warmup", "0", "--duration", "60", ...extra
+]
+
+/** Starts the CLI in a sandbox; resolves once the router is ready and all three of its processes run. */
+const startRun = async (sb: Sandbox, env: Record<string, string> = {}, deno = false) => {
+  linkTsxCache(sb)
+  const fullEnv = { ...process.env, NO_COLOR: "1", TMPDIR: sb.tmp, ...sb.env, ...env }
+  const child: ChildProcess = deno
+    ? spawn(DENO, ["run", "-A", "src/bin.ts", ...cliArgs([])], { cwd: ROOT, env: fullEnv, stdio: ["ignore", "pipe", "pipe"] })
+    : spawnCli(cliArgs([]), fullEnv)
+  let stderr = ""
+  child.stderr!.on("data", (d) => (stderr += d))
+  const done: Promise<CliRun> = collect(child, 90_000)
+  const ready = await waitUntil(() => /router ready/.test(stderr) && sb.pids().length >= 3, 60_000)
+  assert.isTrue(ready, `router ready with 2 workers; stderr: ${stderr}`)
+  return { child, done, stderr: () => stderr }
+}
+
+const assertNothingLeft = (sb: Sandbox, what: string) => {
+  const { alive, leftovers } = sb.leaks()
+  assert.deepStrictEqual(alive, [], `router processes left alive; ${what}`)
+  assert.deepStrictEqual(leftovers.filter((f) => !isTsxCache(f)), [], `temp files left; ${what}`)
+}
+
+describe("teardown reaches SIGKILL of the router's group on every path", () => {
+  it("one Ctrl-C, a router that ignores SIGTERM: SIGKILL after the 5 s grace, exit 130, nothing left", async () => {
+    const sb = makeSandbox({ setTmpdir: false })
+    try {
+      const run = await startRun(sb, { FAKE_ROUTER_IGNORE_SIGTERM: "1" })
+      const t0 = Date.now()
+      run.child.kill("SIGINT")
+      const r = await run.done
+      const ms = Date.now() - t0
+      const what = `code ${r.code} signal ${r.signal} after ${ms} ms; stderr: ${r.stderr}`
+      assert.strictEqual(r.code, 130, what)
+      assert.isAtLeast(ms, 4500, `waited out the grace first; ${what}`)
+      assert.isBelow(ms, 5000 + 4000, `then SIGKILL, not a hang; ${what}`)
+      assertNothingLeft(sb, what)
+    } finally {
+      sb.dispose()
+    }
+  }, 120_000)
+
+  it("Ctrl-C again during that teardown: exit 130 at once, the group SIGKILLed, the temp folder gone", async () => {
+    const sb = makeSandbox({ setTmpdir: false })
+    try {
+      const run = await startRun(sb, { FAKE_ROUTER_IGNORE_SIGTERM: "1" })
+      run.child.kill("SIGINT")
+      // The first signal's teardown is inside the 5 s grace once the stop is announced.
+      assert.isTrue(await waitUntil(() => /stopping/.test(run.stderr()), 10_000), run.stderr())
+      const t0 = Date.now()
+      run.child.kill("SIGINT")
+      const r = await run.done
+      const ms = Date.now() - t0
+      const what = `code ${r.code} signal ${r.signal} after ${ms} ms; stderr: ${r.stderr}`
+      assert.strictEqual(r.code, 130, what)
+      assert.isBelow(ms, 3000, `no grace after the second signal; ${what}`)
+      assert.match(r.stderr, /forced stop/, what)
+      // Checked right at exit: the forced path does it synchronously, not the watchdog later.
+      assertNothingLeft(sb, what)
+    } finally {
+      sb.dispose()
+    }
+  }, 120_000)
+
+  it("SIGKILL of nomyo-load: the watchdog kills the router's group and deletes its temp folder within seconds", async () => {
+    const sb = makeSandbox({ setTmpdir: false })
+    try {
+      const run = await startRun(sb)
+      assert.strictEqual(sb.leaks().leftovers.filter((f) => f.startsWith("nomyo-load-router-")).length, 1, "the router's temp folder")
+      run.child.kill("SIGKILL")
+      const r = await run.done
+      assert.strictEqual(r.signal, "SIGKILL")
+      const t0 = Date.now()
+      const clean = await waitUntil(() => {
+        const { alive, leftovers } = sb.leaks()
+        return alive.length === 0 && leftovers.filter((f) => !isTsxCache(f)).length === 0
+      }, 15_000)
+      const ms = Date.now() - t0
+      assert.isTrue(clean, `left after 15 s: ${JSON.stringify(sb.leaks())}`)
+      assert.isBelow(ms, 5000, `cleaned up ${ms} ms after the SIGKILL`)
+    } finally {
+      sb.dispose()
+    }
+  }, 120_000)
+
+  it.skipIf(!existsSync(DENO))("SIGKILL of nomyo-load under Deno: the same watchdog cleans up", async () => {
+    const sb = makeSandbox({ setTmpdir: false })
+    try {
+      const run = await startRun(sb, {}, true)
+      run.child.kill("SIGKILL")
+      await run.done
+      const clean = await waitUntil(() => {
+        const { alive, leftovers } = sb.leaks()
+        return alive.length === 0 && leftovers.filter((f) => !isTsxCache(f)).length === 0
+      }, 15_000)
+      assert.isTrue(clean, `left after 15 s: ${JSON.stringify(sb.leaks())}`)
+    } finally {
+      sb.dispose()
+    }
+  }, 120_000)
+})
