@@ -3,7 +3,7 @@ import { existsSync } from "node:fs"
 import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { collect, type CliRun, spawnCli } from "../support/Cli.ts"
-import { fakeRouterCmd, isTsxCache, linkTsxCache, makeSandbox, ROOT, type Sandbox, waitUntil } from "./helpers.ts"
+import { fakeRouterCmd, isTsxCache, linkTsxCache, makeSandbox, ROOT, type Sandbox, stubbornRouterCmd, waitUntil } from "./helpers.ts"
 
 /**
  * Teardown of a real `nomyo-load --mock-backend` process (the CLI under tsx, the test-double
@@ -13,23 +13,25 @@ import { fakeRouterCmd, isTsxCache, linkTsxCache, makeSandbox, ROOT, type Sandbo
 
 const DENO = path.join(ROOT, "node_modules/.bin/deno")
 
-const cliArgs = (extra: ReadonlyArray<string>) => [
-  "--mock-backend", "--router-cmd", fakeRouterCmd, "--router-workers", "2", "-c", "4",
-  "--mock-ttft-ms", "5", "--mock-tokens", "8", "--mock-tok-ms", "2", "--warmup", "0", "--duration", "60", ...extra
+const cliArgs = (routerCmd: string) => [
+  "--mock-backend", "--router-cmd", routerCmd, "--router-workers", "2", "-c", "4",
+  "--mock-ttft-ms", "5", "--mock-tokens", "8", "--mock-tok-ms", "2", "--warmup", "0", "--duration", "60"
 ]
 
-/** Starts the CLI in a sandbox; resolves once the router is ready and all three of its processes run. */
-const startRun = async (sb: Sandbox, env: Record<string, string> = {}, deno = false) => {
+/** Starts the CLI in a sandbox; resolves once the router is ready and all its processes run (fake router: parent + 2 workers). */
+const startRun = async (sb: Sandbox, env: Record<string, string> = {}, opts: { readonly deno?: boolean; readonly routerCmd?: string } = {}) => {
   linkTsxCache(sb)
   const fullEnv = { ...process.env, NO_COLOR: "1", TMPDIR: sb.tmp, ...sb.env, ...env }
-  const child: ChildProcess = deno
-    ? spawn(DENO, ["run", "-A", "src/bin.ts", ...cliArgs([])], { cwd: ROOT, env: fullEnv, stdio: ["ignore", "pipe", "pipe"] })
-    : spawnCli(cliArgs([]), fullEnv)
+  const args = cliArgs(opts.routerCmd ?? fakeRouterCmd)
+  const child: ChildProcess = opts.deno
+    ? spawn(DENO, ["run", "-A", "src/bin.ts", ...args], { cwd: ROOT, env: fullEnv, stdio: ["ignore", "pipe", "pipe"] })
+    : spawnCli(args, fullEnv)
   let stderr = ""
   child.stderr!.on("data", (d) => (stderr += d))
   const done: Promise<CliRun> = collect(child, 90_000)
-  const ready = await waitUntil(() => /router ready/.test(stderr) && sb.pids().length >= 3, 60_000)
-  assert.isTrue(ready, `router ready with 2 workers; stderr: ${stderr}`)
+  const processes = opts.routerCmd === stubbornRouterCmd ? 1 : 3
+  const ready = await waitUntil(() => /router ready/.test(stderr) && sb.pids().length >= processes, 60_000)
+  assert.isTrue(ready, `router ready with ${processes} process(es); stderr: ${stderr}`)
   return { child, done, stderr: () => stderr }
 }
 
@@ -43,16 +45,17 @@ describe("teardown reaches SIGKILL of the router's group on every path", () => {
   it("one Ctrl-C, a router that ignores SIGTERM: SIGKILL after the 5 s grace, exit 130, nothing left", async () => {
     const sb = makeSandbox({ setTmpdir: false })
     try {
-      const run = await startRun(sb, { FAKE_ROUTER_IGNORE_SIGTERM: "1" })
+      // The issue's case: `exec` makes the stubborn router the group leader itself (no sh to die of SIGTERM).
+      const run = await startRun(sb, {}, { routerCmd: stubbornRouterCmd })
       const t0 = Date.now()
       run.child.kill("SIGINT")
       const r = await run.done
       const ms = Date.now() - t0
       const what = `code ${r.code} signal ${r.signal} after ${ms} ms; stderr: ${r.stderr}`
       assert.strictEqual(r.code, 130, what)
-      assert.isAtLeast(ms, 4500, `waited out the grace first; ${what}`)
-      assert.isBelow(ms, 5000 + 4000, `then SIGKILL, not a hang; ${what}`)
       assertNothingLeft(sb, what)
+      assert.isBelow(ms, 5000 + 4000, `then SIGKILL, not a hang; ${what}`)
+      assert.isAtLeast(ms, 4500, `the grace was given first; ${what}`)
     } finally {
       sb.dispose()
     }
@@ -61,7 +64,7 @@ describe("teardown reaches SIGKILL of the router's group on every path", () => {
   it("Ctrl-C again during that teardown: exit 130 at once, the group SIGKILLed, the temp folder gone", async () => {
     const sb = makeSandbox({ setTmpdir: false })
     try {
-      const run = await startRun(sb, { FAKE_ROUTER_IGNORE_SIGTERM: "1" })
+      const run = await startRun(sb, {}, { routerCmd: stubbornRouterCmd })
       run.child.kill("SIGINT")
       // The first signal's teardown is inside the 5 s grace once the stop is announced.
       assert.isTrue(await waitUntil(() => /stopping/.test(run.stderr()), 10_000), run.stderr())
@@ -104,7 +107,7 @@ describe("teardown reaches SIGKILL of the router's group on every path", () => {
   it.skipIf(!existsSync(DENO))("SIGKILL of nomyo-load under Deno: the same watchdog cleans up", async () => {
     const sb = makeSandbox({ setTmpdir: false })
     try {
-      const run = await startRun(sb, {}, true)
+      const run = await startRun(sb, {}, { deno: true })
       run.child.kill("SIGKILL")
       await run.done
       const clean = await waitUntil(() => {

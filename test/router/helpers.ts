@@ -6,9 +6,13 @@ export const ROOT = path.resolve(import.meta.dirname, "../..")
 export const FAKE_ROUTER = path.join(ROOT, "test/fixtures/fake-router.mjs")
 export const NGINX_ROUTER = path.join(ROOT, "test/fixtures/nginx-router.sh")
 export const ORCHESTRATE_MAIN = path.join(ROOT, "test/fixtures/orchestrate-main.ts")
+export const STUBBORN_ROUTER = path.join(ROOT, "test/fixtures/stubborn-router.mjs")
 
 /** --router-cmd running the test double with the supervisor's host/port/workers. */
 export const fakeRouterCmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(FAKE_ROUTER)} router:app --host {host} --port {port} --workers {workers}`
+
+/** --router-cmd running a router that ignores SIGTERM and SIGINT, exec'd (it leads its process group itself). */
+export const stubbornRouterCmd = `exec ${JSON.stringify(process.execPath)} ${JSON.stringify(STUBBORN_ROUTER)} {port} # {host} {workers}`
 
 /**
  * Alive means: exists and is not a zombie. Where PID 1 does not reap orphans (this container's
