@@ -5,7 +5,7 @@ import { afterAll, assert, describe, it } from "@effect/vitest"
 import { Either, Schema } from "effect"
 import { mulberry32 } from "../../src/load/Arrivals.ts"
 import { RunResult } from "../../src/results/Results.ts"
-import { fakeRouterCmd, isTsxCache, linkTsxCache, makeSandbox, ROOT, waitUntil } from "../router/helpers.ts"
+import { fakeRouterCmd, isTsxCache, linkTsxCache, makeSandbox, limiter, ROOT, waitUntil } from "../router/helpers.ts"
 
 /**
  * 50 random interrupt trials against the real CLI (`src/bin.ts --mock-backend`, the test-double
@@ -63,20 +63,6 @@ const trials: ReadonlyArray<Trial> = Array.from({ length: TRIALS }, (_, n) => {
   return { n, phase, delayMs: delayFor(phase), signals, gapMs: between(50, 1500), stubborn: phase === "teardown" || rng() < 0.25 }
 })
 
-const limiter = (n: number) => {
-  let active = 0
-  const queue: Array<() => void> = []
-  return async <A>(f: () => Promise<A>): Promise<A> => {
-    if (active >= n) await new Promise<void>((r) => queue.push(r))
-    active++
-    try {
-      return await f()
-    } finally {
-      active--
-      queue.shift()?.()
-    }
-  }
-}
 // Two cores; each trial runs five processes (nomyo-load, sh, router parent, two workers).
 const limit = limiter(3)
 

@@ -2,7 +2,7 @@ import { spawn } from "node:child_process"
 import * as path from "node:path"
 import { afterAll, assert, describe, it } from "@effect/vitest"
 import { mulberry32 } from "../../src/load/Arrivals.ts"
-import { fakeRouterCmd, isTsxCache, linkTsxCache, makeSandbox, ORCHESTRATE_MAIN, ROOT, waitUntil } from "./helpers.ts"
+import { fakeRouterCmd, isTsxCache, linkTsxCache, makeSandbox, ORCHESTRATE_MAIN, limiter, ROOT, waitUntil } from "./helpers.ts"
 
 /**
  * SIGINT / SIGTERM to nomyo-load at random moments (seeded, so a failure can be replayed): during
@@ -53,21 +53,6 @@ const cliTrials: Array<Trial> = Array.from({ length: CLI_TRIALS }, (_, i) => {
   return { n: ORCH_TRIALS + i, phase, signal: i % 2 === 0 ? "SIGTERM" : "SIGINT", delayMs: delayFor(phase), cli: true }
 })
 
-/** A little concurrency limit: the machine has two cores, and each trial runs four processes. */
-const limiter = (n: number) => {
-  let active = 0
-  const queue: Array<() => void> = []
-  return async <A>(f: () => Promise<A>): Promise<A> => {
-    if (active >= n) await new Promise<void>((r) => queue.push(r))
-    active++
-    try {
-      return await f()
-    } finally {
-      active--
-      queue.shift()?.()
-    }
-  }
-}
 const limit = limiter(3)
 
 interface Outcome {

@@ -41,82 +41,87 @@ const assertNothingLeft = (sb: Sandbox, what: string) => {
   assert.deepStrictEqual(leftovers.filter((f) => !isTsxCache(f)), [], `temp files left; ${what}`)
 }
 
+/** Polls (up to 15 s) until no router process and no temp file is left; resolves with the ms it took. */
+const waitClean = async (sb: Sandbox): Promise<number> => {
+  const t0 = Date.now()
+  const clean = await waitUntil(() => {
+    const { alive, leftovers } = sb.leaks()
+    return alive.length === 0 && leftovers.filter((f) => !isTsxCache(f)).length === 0
+  }, 15_000)
+  assert.isTrue(clean, `left after 15 s: ${JSON.stringify(sb.leaks())}`)
+  return Date.now() - t0
+}
+
+/** Sends `signal` and waits for the exit: the result, the ms from the signal, and a description for messages. */
+const signalAndWait = async (run: Awaited<ReturnType<typeof startRun>>, signal: NodeJS.Signals) => {
+  const t0 = Date.now()
+  run.child.kill(signal)
+  const r = await run.done
+  const ms = Date.now() - t0
+  return { r, ms, what: `code ${r.code} signal ${r.signal} after ${ms} ms; stderr: ${r.stderr}` }
+}
+
+const sandboxed = (f: (sb: Sandbox) => Promise<void>) => async () => {
+  const sb = makeSandbox({ setTmpdir: false })
+  try {
+    await f(sb)
+  } finally {
+    sb.dispose()
+  }
+}
+
 describe("teardown reaches SIGKILL of the router's group on every path", () => {
-  it("one Ctrl-C, a router that ignores SIGTERM: SIGKILL after the 5 s grace, exit 130, nothing left", async () => {
-    const sb = makeSandbox({ setTmpdir: false })
-    try {
+  it(
+    "one Ctrl-C, a router that ignores SIGTERM: SIGKILL after the 5 s grace, exit 130, nothing left",
+    sandboxed(async (sb) => {
       // The issue's case: `exec` makes the stubborn router the group leader itself (no sh to die of SIGTERM).
       const run = await startRun(sb, {}, { routerCmd: stubbornRouterCmd })
-      const t0 = Date.now()
-      run.child.kill("SIGINT")
-      const r = await run.done
-      const ms = Date.now() - t0
-      const what = `code ${r.code} signal ${r.signal} after ${ms} ms; stderr: ${r.stderr}`
+      const { ms, r, what } = await signalAndWait(run, "SIGINT")
       assert.strictEqual(r.code, 130, what)
       assertNothingLeft(sb, what)
       assert.isBelow(ms, 5000 + 4000, `then SIGKILL, not a hang; ${what}`)
       assert.isAtLeast(ms, 4500, `the grace was given first; ${what}`)
-    } finally {
-      sb.dispose()
-    }
-  }, 120_000)
+    }),
+    120_000
+  )
 
-  it("Ctrl-C again during that teardown: exit 130 at once, the group SIGKILLed, the temp folder gone", async () => {
-    const sb = makeSandbox({ setTmpdir: false })
-    try {
+  it(
+    "Ctrl-C again during that teardown: exit 130 at once, the group SIGKILLed, the temp folder gone",
+    sandboxed(async (sb) => {
       const run = await startRun(sb, {}, { routerCmd: stubbornRouterCmd })
       run.child.kill("SIGINT")
       // The first signal's teardown is inside the 5 s grace once the stop is announced.
       assert.isTrue(await waitUntil(() => /stopping/.test(run.stderr()), 10_000), run.stderr())
-      const t0 = Date.now()
-      run.child.kill("SIGINT")
-      const r = await run.done
-      const ms = Date.now() - t0
-      const what = `code ${r.code} signal ${r.signal} after ${ms} ms; stderr: ${r.stderr}`
+      const { ms, r, what } = await signalAndWait(run, "SIGINT")
       assert.strictEqual(r.code, 130, what)
       assert.isBelow(ms, 3000, `no grace after the second signal; ${what}`)
       assert.match(r.stderr, /forced stop/, what)
       // Checked right at exit: the forced path does it synchronously, not the watchdog later.
       assertNothingLeft(sb, what)
-    } finally {
-      sb.dispose()
-    }
-  }, 120_000)
+    }),
+    120_000
+  )
 
-  it("SIGKILL of nomyo-load: the watchdog kills the router's group and deletes its temp folder within seconds", async () => {
-    const sb = makeSandbox({ setTmpdir: false })
-    try {
+  it(
+    "SIGKILL of nomyo-load: the watchdog kills the router's group and deletes its temp folder within seconds",
+    sandboxed(async (sb) => {
       const run = await startRun(sb)
       assert.strictEqual(sb.leaks().leftovers.filter((f) => f.startsWith("nomyo-load-router-")).length, 1, "the router's temp folder")
-      run.child.kill("SIGKILL")
-      const r = await run.done
+      const { r } = await signalAndWait(run, "SIGKILL")
       assert.strictEqual(r.signal, "SIGKILL")
-      const t0 = Date.now()
-      const clean = await waitUntil(() => {
-        const { alive, leftovers } = sb.leaks()
-        return alive.length === 0 && leftovers.filter((f) => !isTsxCache(f)).length === 0
-      }, 15_000)
-      const ms = Date.now() - t0
-      assert.isTrue(clean, `left after 15 s: ${JSON.stringify(sb.leaks())}`)
+      const ms = await waitClean(sb)
       assert.isBelow(ms, 5000, `cleaned up ${ms} ms after the SIGKILL`)
-    } finally {
-      sb.dispose()
-    }
-  }, 120_000)
+    }),
+    120_000
+  )
 
-  it.skipIf(!existsSync(DENO))("SIGKILL of nomyo-load under Deno: the same watchdog cleans up", async () => {
-    const sb = makeSandbox({ setTmpdir: false })
-    try {
+  it.skipIf(!existsSync(DENO))(
+    "SIGKILL of nomyo-load under Deno: the same watchdog cleans up",
+    sandboxed(async (sb) => {
       const run = await startRun(sb, {}, { deno: true })
-      run.child.kill("SIGKILL")
-      await run.done
-      const clean = await waitUntil(() => {
-        const { alive, leftovers } = sb.leaks()
-        return alive.length === 0 && leftovers.filter((f) => !isTsxCache(f)).length === 0
-      }, 15_000)
-      assert.isTrue(clean, `left after 15 s: ${JSON.stringify(sb.leaks())}`)
-    } finally {
-      sb.dispose()
-    }
-  }, 120_000)
+      await signalAndWait(run, "SIGKILL")
+      await waitClean(sb)
+    }),
+    120_000
+  )
 })

@@ -149,3 +149,19 @@ export const linkTsxCache = (sb: Sandbox): void => {
   symlinkSync(shared, path.join(sb.tmp, TSX_CACHE_NAME))
 }
 export const isTsxCache = (name: string): boolean => /^tsx-\d+$/.test(name)
+
+/** At most `n` of the returned function's tasks run at once (the machine has two cores). */
+export const limiter = (n: number) => {
+  let active = 0
+  const queue: Array<() => void> = []
+  return async <A>(f: () => Promise<A>): Promise<A> => {
+    if (active >= n) await new Promise<void>((r) => queue.push(r))
+    active++
+    try {
+      return await f()
+    } finally {
+      active--
+      queue.shift()?.()
+    }
+  }
+}
