@@ -17,8 +17,8 @@ import { fakeRouterCmd, isTsxCache, linkTsxCache, makeSandbox, limiter, ROOT, wa
  * Seeded: the seed is printed; replay with NOMYO_TRIAL_SEED=<seed>.
  */
 
-type Phase = "startup" | "router-start" | "warmup" | "measure" | "drain" | "teardown"
-const PHASES: ReadonlyArray<Phase> = ["startup", "router-start", "warmup", "measure", "drain", "teardown"]
+type Phase = "startup" | "setup" | "router-start" | "warmup" | "measure" | "drain" | "teardown"
+const PHASES: ReadonlyArray<Phase> = ["startup", "setup", "router-start", "warmup", "measure", "drain", "teardown"]
 
 interface Trial {
   readonly n: number
@@ -41,7 +41,9 @@ const between = (lo: number, hi: number) => Math.round(lo + rng() * (hi - lo))
 const delayFor = (phase: Phase): number => {
   switch (phase) {
     case "startup":
-      return between(0, 1500) // from spawn: before and after the handlers, while the mock and router start
+      return between(0, 1500) // from spawn: before and after the handlers, while the modules load
+    case "setup":
+      return between(0, 60) // from the router's temp folder appearing: config written, watchdog told, router spawning
     case "router-start":
       return between(0, 600) // from the router's first pid; it binds after 1 s
     case "warmup":
@@ -125,9 +127,16 @@ const runTrial = (t: Trial): Promise<Outcome> =>
       )
       const running = () => exitedAt === 0
       const trigger: () => boolean =
-        t.phase === "startup" ? () => true : t.phase === "router-start" ? () => sb.pids().length > 0 : () => /router ready/.test(stderr)
-      // Bounded generously (a busy 2-core box starts slowly); a trigger never reached fails the trial.
-      const triggered = await waitUntil(() => trigger() || !running(), 60_000, 10)
+        t.phase === "startup"
+          ? () => true
+          : t.phase === "setup"
+            ? () => readdirSync(sb.tmp).some((f) => f.startsWith("nomyo-load-router-"))
+            : t.phase === "router-start"
+              ? () => sb.pids().length > 0
+              : () => /router ready/.test(stderr)
+      // Bounded generously (a 2-core box shared with other runs can take a minute to start one);
+      // a trigger never reached fails the trial.
+      const triggered = await waitUntil(() => trigger() || !running(), 180_000, 5)
       await new Promise((r) => setTimeout(r, t.delayMs))
       const stageStarted = /router ready/.test(stderr)
       const finishedFirst = /results written/.test(stderr)
@@ -227,6 +236,6 @@ describe.concurrent(`random interrupts leave nothing behind (seed ${SEED})`, () 
       const o = await runTrial(t)
       outcomes.push(o)
       check(o)
-    }, 240_000)
+    }, 600_000)
   }
 })
