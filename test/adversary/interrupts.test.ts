@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process"
 import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs"
 import * as path from "node:path"
-import { afterAll, assert, describe, it } from "@effect/vitest"
+import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { Either, Schema } from "effect"
 import { mulberry32 } from "../../src/load/Arrivals.ts"
 import { RunResult } from "../../src/results/Results.ts"
@@ -41,7 +41,7 @@ const between = (lo: number, hi: number) => Math.round(lo + rng() * (hi - lo))
 const delayFor = (phase: Phase): number => {
   switch (phase) {
     case "startup":
-      return between(0, 1500) // from spawn: before and after the handlers, while the modules load
+      return between(0, 1000) // per mille of the calibrated start (spawn to temp folder): before and after the handlers
     case "setup":
       return between(0, 60) // from the router's temp folder appearing: config written, watchdog told, router spawning
     case "router-start":
@@ -91,6 +91,38 @@ const outcomes: Array<Outcome> = []
 
 const decodeRun = Schema.decodeUnknownEither(RunResult)
 
+const cliArgs = (json: string) => [
+  "--import", "tsx", path.join(ROOT, "src/bin.ts"),
+  "--mock-backend", "--router-cmd", fakeRouterCmd, "--router-workers", "2",
+  "--ramp", "2,4", "--duration", "1", "--warmup", "0.3",
+  "--mock-ttft-ms", "5", "--mock-tokens", "8", "--mock-tok-ms", "2", "--json", json
+]
+
+/**
+ * How long this box takes from spawn to the router's temp folder (the modules loaded, the mock
+ * up): startup trials signal at a random fraction of it, so they land before and after the
+ * handlers whatever the machine's load. Measured once, by a run that is then interrupted.
+ */
+let startupMs = 1500
+const calibrate = async () => {
+  const sb = makeSandbox({ setTmpdir: false })
+  linkTsxCache(sb)
+  try {
+    const t0 = Date.now()
+    const child = spawn(process.execPath, cliArgs(path.join(sb.root, "run.json")), {
+      cwd: ROOT,
+      env: { ...process.env, NO_COLOR: "1", TMPDIR: sb.tmp, ...sb.env },
+      stdio: ["ignore", "ignore", "ignore"]
+    })
+    const closed = new Promise((r) => child.on("close", r))
+    if (await waitUntil(() => readdirSync(sb.tmp).some((f) => f.startsWith("nomyo-load-router-")), 180_000, 5)) startupMs = Date.now() - t0
+    child.kill("SIGINT")
+    await closed
+  } finally {
+    sb.dispose()
+  }
+}
+
 const runTrial = (t: Trial): Promise<Outcome> =>
   limit(async () => {
     const sb = makeSandbox({ setTmpdir: false })
@@ -107,13 +139,7 @@ const runTrial = (t: Trial): Promise<Outcome> =>
         ...(t.phase === "router-start" ? { FAKE_ROUTER_STARTUP_DELAY_MS: "1000" } : {}),
         ...(t.stubborn ? { FAKE_ROUTER_IGNORE_SIGTERM: "1" } : {})
       }
-      const args = [
-        "--import", "tsx", path.join(ROOT, "src/bin.ts"),
-        "--mock-backend", "--router-cmd", fakeRouterCmd, "--router-workers", "2",
-        "--ramp", "2,4", "--duration", "1", "--warmup", "0.3",
-        "--mock-ttft-ms", "5", "--mock-tokens", "8", "--mock-tok-ms", "2", "--json", json
-      ]
-      const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] })
+      const child = spawn(process.execPath, cliArgs(json), { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] })
       let stdout = ""
       let stderr = ""
       child.stdout.on("data", (d) => (stdout += d))
@@ -137,7 +163,7 @@ const runTrial = (t: Trial): Promise<Outcome> =>
       // Bounded generously (a 2-core box shared with other runs can take a minute to start one);
       // a trigger never reached fails the trial.
       const triggered = await waitUntil(() => trigger() || !running(), 180_000, 5)
-      await new Promise((r) => setTimeout(r, t.delayMs))
+      await new Promise((r) => setTimeout(r, t.phase === "startup" ? Math.round((t.delayMs / 1000) * startupMs) : t.delayMs))
       const stageStarted = /router ready/.test(stderr)
       const finishedFirst = /results written/.test(stderr)
       let sent = 0
@@ -185,7 +211,7 @@ const runTrial = (t: Trial): Promise<Outcome> =>
   })
 
 const describeOutcome = (o: Outcome) =>
-  `trial ${o.trial.n} (${o.trial.phase} +${o.trial.delayMs} ms, ${o.trial.signals.join("+")}${o.trial.signals.length > 1 ? ` gap ${o.trial.gapMs} ms` : ""}` +
+  `trial ${o.trial.n} (${o.trial.phase} +${o.trial.delayMs}${o.trial.phase === "startup" ? "‰ of the start" : " ms"}, ${o.trial.signals.join("+")}${o.trial.signals.length > 1 ? ` gap ${o.trial.gapMs} ms` : ""}` +
   `${o.trial.stubborn ? ", router ignores SIGTERM" : ""}, seed ${SEED}): code ${o.code} signal ${o.signal}, sent ${o.sent}, stop ${o.stopMs} ms, ` +
   `router pids [${o.routerPids}], json ${o.json}\nstdout:\n${o.stdout}\nstderr:\n${o.stderr}`
 
@@ -212,6 +238,8 @@ const check = (o: Outcome) => {
 }
 
 describe.concurrent(`random interrupts leave nothing behind (seed ${SEED})`, () => {
+  beforeAll(calibrate, 240_000)
+
   afterAll(() => {
     const n = outcomes.length
     const leakedProcs = outcomes.reduce((a, o) => a + o.alive.length, 0)
@@ -224,7 +252,7 @@ describe.concurrent(`random interrupts leave nothing behind (seed ${SEED})`, () 
     const stops = outcomes.flatMap((o) => (o.stopMs !== undefined ? [o.stopMs] : [])).sort((a, b) => a - b)
     const jsonLost = outcomes.filter((o) => o.stageStarted && o.sent === 2 && o.json === "absent").length
     console.log(
-      `interrupt trials (seed ${SEED}): ${n} run, ${outcomes.filter((o) => o.sent === 2).length} with two signals, ` +
+      `interrupt trials (seed ${SEED}, startup calibrated at ${startupMs} ms): ${n} run, ${outcomes.filter((o) => o.sent === 2).length} with two signals, ` +
         `${outcomes.filter((o) => o.trial.stubborn).length} with a SIGTERM-ignoring router; ${[...byCode].map(([k, v]) => `${k}: ${v}`).join(", ")}; ` +
         `leaked processes ${leakedProcs}, leaked files ${leakedFiles}; stop ms median ${stops[Math.floor(stops.length / 2)]} max ${stops[stops.length - 1]}; ` +
         `double-signal runs past the start without --json (forced before it was written): ${jsonLost}`
@@ -232,7 +260,7 @@ describe.concurrent(`random interrupts leave nothing behind (seed ${SEED})`, () 
   })
 
   for (const t of trials) {
-    it(`#${t.n} ${t.signals.join("+")} during ${t.phase} (+${t.delayMs} ms${t.stubborn ? ", stubborn router" : ""})`, async () => {
+    it(`#${t.n} ${t.signals.join("+")} during ${t.phase} (+${t.delayMs}${t.phase === "startup" ? "‰" : " ms"}${t.stubborn ? ", stubborn router" : ""})`, async () => {
       const o = await runTrial(t)
       outcomes.push(o)
       check(o)
