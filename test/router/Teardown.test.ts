@@ -12,6 +12,7 @@ import { fakeRouterCmd, isTsxCache, linkTsxCache, makeSandbox, ROOT, type Sandbo
  */
 
 const DENO = path.join(ROOT, "node_modules/.bin/deno")
+const SLOW_MAIN = path.join(ROOT, "test/fixtures/slow-main.mjs")
 
 const cliArgs = (routerCmd: string) => [
   "--mock-backend", "--router-cmd", routerCmd, "--router-workers", "2", "-c", "4",
@@ -121,6 +122,29 @@ describe("teardown reaches SIGKILL of the router's group on every path", () => {
       const run = await startRun(sb, {}, { deno: true })
       await signalAndWait(run, "SIGKILL")
       await waitClean(sb)
+    }),
+    120_000
+  )
+})
+
+describe("signals while the CLI is still loading", () => {
+  it(
+    "a SIGINT while the modules load: 'interrupted', exit 130, nothing created",
+    sandboxed(async (sb) => {
+      const child = spawn(process.execPath, ["--import", "tsx", "--import", SLOW_MAIN, path.join(ROOT, "src/bin.ts"), ...cliArgs(fakeRouterCmd)], {
+        cwd: ROOT,
+        env: { ...process.env, NO_COLOR: "1", TMPDIR: sb.tmp, ...sb.env },
+        stdio: ["ignore", "pipe", "pipe"]
+      })
+      let stderr = ""
+      child.stderr.on("data", (d) => (stderr += d))
+      const done = collect(child, 60_000)
+      assert.isTrue(await waitUntil(() => /loading cli\/Main\.ts/.test(stderr), 60_000), stderr)
+      const { r, what } = await signalAndWait({ child, done, stderr: () => stderr }, "SIGINT")
+      assert.strictEqual(r.code, 130, what)
+      assert.match(r.stderr, /interrupted \(SIGINT\)/, what)
+      assert.deepStrictEqual(sb.pids(), [], "no router was started")
+      assertNothingLeft(sb, what)
     }),
     120_000
   )
