@@ -5,7 +5,7 @@ import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { Either, Schema } from "effect"
 import { mulberry32 } from "../../src/load/Arrivals.ts"
 import { RunResult } from "../../src/results/Results.ts"
-import { fakeRouterCmd, isTsxCache, linkTsxCache, makeSandbox, limiter, ROOT, waitUntil } from "../router/helpers.ts"
+import { fakeRouterCmd, isTsxCache, linkTsxCache, makeSandbox, limiter, ROOT, spawnWatched, waitUntil } from "../router/helpers.ts"
 
 /**
  * 50 random interrupt trials against the real CLI (`src/bin.ts --mock-backend`, the test-double
@@ -139,19 +139,8 @@ const runTrial = (t: Trial): Promise<Outcome> =>
         ...(t.phase === "router-start" ? { FAKE_ROUTER_STARTUP_DELAY_MS: "1000" } : {}),
         ...(t.stubborn ? { FAKE_ROUTER_IGNORE_SIGTERM: "1" } : {})
       }
-      const child = spawn(process.execPath, cliArgs(json), { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] })
-      let stdout = ""
-      let stderr = ""
-      child.stdout.on("data", (d) => (stdout += d))
-      child.stderr.on("data", (d) => (stderr += d))
-      let exitedAt = 0
-      const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
-        child.on("close", (code, signal) => {
-          exitedAt = Date.now()
-          resolve([code, signal])
-        })
-      )
-      const running = () => exitedAt === 0
+      const w = spawnWatched(cliArgs(json), env)
+      const { child, running } = w
       const trigger: () => boolean =
         t.phase === "startup"
           ? () => true
@@ -159,13 +148,13 @@ const runTrial = (t: Trial): Promise<Outcome> =>
             ? () => readdirSync(sb.tmp).some((f) => f.startsWith("nomyo-load-router-"))
             : t.phase === "router-start"
               ? () => sb.pids().length > 0
-              : () => /router ready/.test(stderr)
+              : () => /router ready/.test(w.stderr())
       // Bounded generously (a 2-core box shared with other runs can take a minute to start one);
       // a trigger never reached fails the trial.
       const triggered = await waitUntil(() => trigger() || !running(), 180_000, 5)
       await new Promise((r) => setTimeout(r, t.phase === "startup" ? Math.round((t.delayMs / 1000) * startupMs) : t.delayMs))
-      const stageStarted = /router ready/.test(stderr)
-      const finishedFirst = /results written/.test(stderr)
+      const stageStarted = /router ready/.test(w.stderr())
+      const finishedFirst = /results written/.test(w.stderr())
       let sent = 0
       let sentAt: number | undefined
       for (const [i, signal] of t.signals.entries()) {
@@ -176,7 +165,7 @@ const runTrial = (t: Trial): Promise<Outcome> =>
         sent++
       }
       const hardStop = setTimeout(() => child.kill("SIGKILL"), 30_000)
-      const [code, signal] = await exited
+      const [code, signal] = await w.exited
       clearTimeout(hardStop)
       const { alive, leftovers } = sb.leaks()
       const tmpBeside = readdirSync(outDir).filter((f) => f.endsWith(".tmp"))
@@ -193,10 +182,10 @@ const runTrial = (t: Trial): Promise<Outcome> =>
         trial: t,
         code,
         signal,
-        stdout,
-        stderr,
+        stdout: w.stdout(),
+        stderr: w.stderr(),
         sent,
-        stopMs: sentAt !== undefined ? exitedAt - sentAt : undefined,
+        stopMs: sentAt !== undefined ? w.exitedAt() - sentAt : undefined,
         triggered,
         stageStarted,
         finishedFirst,

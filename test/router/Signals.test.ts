@@ -2,7 +2,7 @@ import { spawn } from "node:child_process"
 import * as path from "node:path"
 import { afterAll, assert, describe, it } from "@effect/vitest"
 import { mulberry32 } from "../../src/load/Arrivals.ts"
-import { fakeRouterCmd, isTsxCache, linkTsxCache, makeSandbox, ORCHESTRATE_MAIN, limiter, ROOT, waitUntil } from "./helpers.ts"
+import { fakeRouterCmd, isTsxCache, linkTsxCache, makeSandbox, ORCHESTRATE_MAIN, limiter, ROOT, spawnWatched, waitUntil } from "./helpers.ts"
 
 /**
  * SIGINT / SIGTERM to nomyo-load at random moments (seeded, so a failure can be replayed): during
@@ -90,19 +90,8 @@ const runTrial = (t: Trial): Promise<Outcome> =>
             "--concurrency", "4", "--duration", "1", "--warmup", "0.3", "--mock-ttft-ms", "5", "--mock-tokens", "8", "--mock-tok-ms", "2"
           ]
         : ["--import", "tsx", ORCHESTRATE_MAIN, "--levels", "3", "--duration", "1", "--warmup", "0.3", "--workers", "2"]
-      const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] })
-      let stdout = ""
-      let stderr = ""
-      child.stdout.on("data", (d) => (stdout += d))
-      child.stderr.on("data", (d) => (stderr += d))
-      let exitedAt = 0
-      const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
-        child.on("exit", (code, signal) => {
-          exitedAt = Date.now()
-          resolve([code, signal])
-        })
-      )
-      const running = () => exitedAt === 0
+      const w = spawnWatched(args, env)
+      const { child, running } = w
 
       // Wait for the trigger (bounded), then the random delay.
       const trigger: () => boolean =
@@ -111,8 +100,8 @@ const runTrial = (t: Trial): Promise<Outcome> =>
           : t.phase === "router-start"
             ? () => sb.pids().length > 0
             : t.phase === "warmup"
-              ? () => /router ready/.test(stdout) || (t.cli && sb.pids().length > 0)
-              : () => /stage-start 0/.test(stdout) || (t.cli && sb.pids().length > 0 && /router|mock/i.test(stdout + stderr))
+              ? () => /router ready/.test(w.stdout()) || (t.cli && sb.pids().length > 0)
+              : () => /stage-start 0/.test(w.stdout()) || (t.cli && sb.pids().length > 0 && /router|mock/i.test(w.stdout() + w.stderr()))
       // Bounded generously (a busy 2-core box starts slowly); a trigger never reached fails the trial.
       const triggered = await waitUntil(() => trigger() || !running(), 60_000, 10)
       await new Promise((r) => setTimeout(r, t.delayMs))
@@ -122,18 +111,16 @@ const runTrial = (t: Trial): Promise<Outcome> =>
         child.kill(t.signal)
       }
       const hardStop = setTimeout(() => child.kill("SIGKILL"), 20_000)
-      const [code, signal] = await exited
+      const [code, signal] = await w.exited
       clearTimeout(hardStop)
-      // stdio may lag the exit event by a moment.
-      await new Promise((r) => setTimeout(r, 20))
       const { alive, leftovers } = sb.leaks()
       return {
         trial: t,
         code,
         signal,
-        stdout,
-        stderr,
-        stopMs: sentAt !== undefined ? exitedAt - sentAt : undefined,
+        stdout: w.stdout(),
+        stderr: w.stderr(),
+        stopMs: sentAt !== undefined ? w.exitedAt() - sentAt : undefined,
         triggered,
         routerPids: sb.pids(),
         alive,

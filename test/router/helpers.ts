@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process"
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -164,4 +165,21 @@ export const limiter = (n: number) => {
       queue.shift()?.()
     }
   }
+}
+
+/** A child under watch: its output so far, whether it still runs, and its end (code, signal, when). */
+export const spawnWatched = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv) => {
+  const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] })
+  let stdout = ""
+  let stderr = ""
+  child.stdout.on("data", (d) => (stdout += d))
+  child.stderr.on("data", (d) => (stderr += d))
+  let exitedAt = 0
+  const exited = new Promise<readonly [number | null, NodeJS.Signals | null]>((resolve) =>
+    child.on("close", (code, signal) => {
+      exitedAt = Date.now()
+      resolve([code, signal])
+    })
+  )
+  return { child, exited, stdout: () => stdout, stderr: () => stderr, running: () => exitedAt === 0, exitedAt: () => exitedAt }
 }
