@@ -1,23 +1,27 @@
 #!/usr/bin/env node
-import * as NodeContext from "@effect/platform-node/NodeContext"
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Effect } from "effect"
-import { withPlainConsole } from "./cli/Console.ts"
-import { exitCode, reportCause } from "./cli/Exit.ts"
-import { withoutHelpBoilerplate } from "./cli/Help.ts"
-import { cli } from "./cli/Main.ts"
+// Signals first: from here on SIGINT/SIGTERM exit 130 with a message (see process/Signals.ts),
+// even while the modules below are still loading (~0.8 s under tsx).
+import { installSignals } from "./process/Signals.ts"
 
-// runMain interrupts the program on the first SIGINT/SIGTERM (finalizers run) and then
-// removes its handlers, so a second Ctrl-C kills at once.
-process.once("SIGINT", () => process.stderr.write("\nstopping… (Ctrl-C again to force)\n"))
+const signals = installSignals()
 
-cli(process.argv).pipe(
-  Effect.tapErrorCause(reportCause),
-  withoutHelpBoilerplate,
-  withPlainConsole,
-  Effect.provide(NodeContext.layer),
-  NodeRuntime.runMain({
-    disableErrorReporting: true,
-    teardown: (exit, onExit) => onExit(exitCode(exit))
-  })
+const [NodeContext, { Effect }, { withPlainConsole }, { exitCode, reportCause }, { withoutHelpBoilerplate }, { cli }, { runMain }] =
+  await Promise.all([
+    import("@effect/platform-node/NodeContext"),
+    import("effect"),
+    import("./cli/Console.ts"),
+    import("./cli/Exit.ts"),
+    import("./cli/Help.ts"),
+    import("./cli/Main.ts"),
+    import("./process/RunMain.ts")
+  ])
+
+runMain(
+  cli(process.argv).pipe(
+    Effect.tapErrorCause(reportCause),
+    withoutHelpBoilerplate,
+    withPlainConsole,
+    Effect.provide(NodeContext.layer)
+  ),
+  { signals, exitCode }
 )

@@ -8,7 +8,7 @@ import { MockOptions } from "../../src/mock/MockOptions.ts"
 import { runWithRouter } from "../../src/router/Orchestrate.ts"
 import { RouterOptions } from "../../src/router/RouterOptions.ts"
 import { groupAlive } from "../../src/router/RouterProcess.ts"
-import { isAlive, makeSandbox, mockImplemented, NEEDS_MOCK, NGINX_ROUTER } from "./helpers.ts"
+import { isAlive, makeSandbox, NGINX_ROUTER } from "./helpers.ts"
 
 /**
  * End to end through a real third-party proxy: nginx (Debian: apt-get install nginx-light),
@@ -37,7 +37,7 @@ const groupMembers = (pgid: number): Array<number> =>
     })
     .map(Number)
 
-describe.skipIf(!nginx || !mockImplemented)(`--mock-backend through nginx ${mockImplemented ? "" : NEEDS_MOCK}`, () => {
+describe.skipIf(!nginx)("--mock-backend through nginx", () => {
   for (const api of ["ollama", "openai"] as const) {
     for (const stream of [true, false]) {
       it.live(`${api}, ${stream ? "streamed" : "buffered"}: measured through nginx, then nginx is gone`, () =>

@@ -12,7 +12,7 @@ import type { RouterExited } from "../../src/router/RouterErrors.ts"
 import { RouterOptions } from "../../src/router/RouterOptions.ts"
 import { groupAlive } from "../../src/router/RouterProcess.ts"
 import { runCli } from "../support/Cli.ts"
-import { fakeRouterCmd, makeSandbox, mockImplemented, NEEDS_MOCK, type Sandbox } from "./helpers.ts"
+import { fakeRouterCmd, isTsxCache, makeSandbox, type Sandbox } from "./helpers.ts"
 
 const withSandbox = <A, E>(f: (sb: Sandbox) => Effect.Effect<A, E, any>) =>
   Effect.acquireUseRelease(
@@ -38,7 +38,7 @@ describe("peakConcurrency", () => {
   })
 })
 
-describe.skipIf(!mockImplemented)(`runWithRouter ${mockImplemented ? "" : NEEDS_MOCK}`, () => {
+describe("runWithRouter", () => {
   it.live("drives load through the router to the mock and tears everything down", () =>
     withSandbox((sb) =>
       Effect.gen(function* () {
@@ -133,22 +133,23 @@ describe.skipIf(!mockImplemented)(`runWithRouter ${mockImplemented ? "" : NEEDS_
     withSandbox((sb) =>
       Effect.gen(function* () {
         const ended: Array<StageResult> = []
-        const t0 = Date.now()
+        // Timed from the stage's start: the router's startup (slow on a busy box) is not what is bounded.
+        let stageStart = 0
         const e = yield* runWithRouter(
           {
             mock,
             router: RouterOptions.make({ cmd: fakeRouterCmd, workers: 2, env: { ...sb.env, FAKE_ROUTER_CRASH_AFTER: "60" } }),
             ramp: ramp([4], { durationSeconds: 20, warmupSeconds: 0.2 })
           },
-          { onStageEnd: (s) => ended.push(s) }
+          { onStageStart: () => void (stageStart = Date.now()), onStageEnd: (s) => ended.push(s) }
         ).pipe(Effect.flip)
-        const elapsed = Date.now() - t0
+        const elapsed = Date.now() - stageStart
         assert.strictEqual(e._tag, "RouterExited")
         const x = e as RouterExited
         assert.strictEqual(x.phase, "run")
         assert.strictEqual(x.code, 3)
         assert.include(x.message, "simulated crash after 60 requests")
-        assert.isBelow(elapsed, 8000, "ended at once, not after the 20 s window")
+        assert.isBelow(elapsed, 8000, `ended ${elapsed} ms after the stage began, not after its 20 s window`)
         assert.strictEqual(ended.length, 1)
         assert.isTrue(ended[0]!.interrupted)
         assert.isAbove(ended[0]!.ok, 0)
@@ -178,10 +179,10 @@ describe.skipIf(!mockImplemented)(`runWithRouter ${mockImplemented ? "" : NEEDS_
 const assertNoCliLeaks = (sb: Sandbox) => {
   const { alive, leftovers } = sb.leaks()
   assert.deepStrictEqual(alive, [], "router processes still alive")
-  assert.deepStrictEqual(leftovers.filter((f) => !/^tsx-\d+$/.test(f)), [], "temp files left behind")
+  assert.deepStrictEqual(leftovers.filter((f) => !isTsxCache(f)), [], "temp files left behind")
 }
 
-describe.skipIf(!mockImplemented)(`--mock-backends through the CLI ${mockImplemented ? "" : NEEDS_MOCK}`, () => {
+describe("--mock-backends through the CLI", () => {
   it.live("prints the spread per stage, writes it to --json, and refuses bad combinations", () =>
     withSandbox((sb) =>
       Effect.promise(async () => {

@@ -3,12 +3,12 @@ import * as net from "node:net"
 import * as path from "node:path"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber } from "effect"
+import { Deferred, Effect, Exit, Fiber } from "effect"
 import * as YAML from "yaml"
 import type { RouterExited, RouterNotReady, RouterSpawnFailed } from "../../src/router/RouterErrors.ts"
 import { RouterOptions } from "../../src/router/RouterOptions.ts"
 import * as RouterProcess from "../../src/router/RouterProcess.ts"
-import { fakeRouterCmd, FAKE_ROUTER, httpGet, httpPost, isAlive, makeSandbox, type Sandbox, waitUntil } from "./helpers.ts"
+import { fakeRouterCmd, FAKE_ROUTER, httpGet, httpPost, isAlive, makeSandbox, type Sandbox, stubbornRouterCmd, waitUntil } from "./helpers.ts"
 
 const BACKEND = "http://127.0.0.1:9" // nothing listens: the fake router answers chat itself
 
@@ -169,6 +169,33 @@ describe("RouterProcess", () => {
         assert.isAtLeast(teardownMs, 450, "waited for the grace period")
         assert.isBelow(teardownMs, 3000, "then SIGKILL, not a hang")
         assertNoLeaks(sb, 3)
+      })
+    )
+  )
+
+  it.live("interrupted while it runs, a router that ignores SIGTERM still gets the grace and then SIGKILL", () =>
+    withSandbox((sb) =>
+      Effect.gen(function* () {
+        const ready = yield* Deferred.make<number>()
+        const fiber = yield* Effect.fork(
+          Effect.scoped(
+            Effect.gen(function* () {
+              const h = yield* RouterProcess.start(options(sb, { cmd: stubbornRouterCmd, graceSeconds: 0.5 }), [BACKEND])
+              yield* Deferred.succeed(ready, h.pid)
+              return yield* Effect.never
+            })
+          )
+        )
+        const pid = yield* Deferred.await(ready)
+        const t0 = Date.now()
+        // The interruption closes the scope: the stop must not be cut short by it.
+        const exit = yield* Fiber.interrupt(fiber).pipe(Effect.timeout("10 seconds"))
+        const ms = Date.now() - t0
+        assert.isTrue(Exit.isInterrupted(exit))
+        assert.isAtLeast(ms, 450, "the grace was given")
+        assert.isBelow(ms, 4000, "then SIGKILL")
+        assert.isFalse(RouterProcess.groupAlive(pid))
+        assertNoLeaks(sb, 1)
       })
     )
   )

@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
+import { spawn } from "node:child_process"
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 
@@ -6,16 +7,13 @@ export const ROOT = path.resolve(import.meta.dirname, "../..")
 export const FAKE_ROUTER = path.join(ROOT, "test/fixtures/fake-router.mjs")
 export const NGINX_ROUTER = path.join(ROOT, "test/fixtures/nginx-router.sh")
 export const ORCHESTRATE_MAIN = path.join(ROOT, "test/fixtures/orchestrate-main.ts")
-
-/**
- * False while src/mock/MockBackend.ts is still the "not implemented yet" stub: the tests that
- * need the real mock (runWithRouter, nginx, signal trials) are then skipped with this note.
- */
-export const mockImplemented = !readFileSync(path.join(ROOT, "src/mock/MockBackend.ts"), "utf8").includes("not implemented yet")
-export const NEEDS_MOCK = "(skipped: MockBackend.make is not implemented yet)"
+export const STUBBORN_ROUTER = path.join(ROOT, "test/fixtures/stubborn-router.mjs")
 
 /** --router-cmd running the test double with the supervisor's host/port/workers. */
 export const fakeRouterCmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(FAKE_ROUTER)} router:app --host {host} --port {port} --workers {workers}`
+
+/** --router-cmd running a router that ignores SIGTERM and SIGINT, exec'd (it leads its process group itself). */
+export const stubbornRouterCmd = `exec ${JSON.stringify(process.execPath)} ${JSON.stringify(STUBBORN_ROUTER)} {port} # {host} {workers}`
 
 /**
  * Alive means: exists and is not a zombie. Where PID 1 does not reap orphans (this container's
@@ -137,4 +135,51 @@ export const httpGet = async (url: string): Promise<{ status: number; body: stri
 export const httpPost = async (url: string, body: unknown): Promise<{ status: number; body: string }> => {
   const res = await fetch(url, { method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json" } })
   return { status: res.status, body: await res.text() }
+}
+
+/**
+ * One tsx compile cache for every child run under tsx with its own TMPDIR: the sandbox's tmp gets
+ * a symlink to it, so only the first child pays for compiling. `isTsxCache` tells it apart from
+ * a leftover.
+ */
+const uid = typeof process.getuid === "function" ? process.getuid() : 0
+export const TSX_CACHE_NAME = `tsx-${uid}`
+export const linkTsxCache = (sb: Sandbox): void => {
+  const shared = path.join(os.tmpdir(), TSX_CACHE_NAME)
+  mkdirSync(shared, { recursive: true })
+  symlinkSync(shared, path.join(sb.tmp, TSX_CACHE_NAME))
+}
+export const isTsxCache = (name: string): boolean => /^tsx-\d+$/.test(name)
+
+/** At most `n` of the returned function's tasks run at once (the machine has two cores). */
+export const limiter = (n: number) => {
+  let active = 0
+  const queue: Array<() => void> = []
+  return async <A>(f: () => Promise<A>): Promise<A> => {
+    if (active >= n) await new Promise<void>((r) => queue.push(r))
+    active++
+    try {
+      return await f()
+    } finally {
+      active--
+      queue.shift()?.()
+    }
+  }
+}
+
+/** A child under watch: its output so far, whether it still runs, and its end (code, signal, when). */
+export const spawnWatched = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv) => {
+  const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] })
+  let stdout = ""
+  let stderr = ""
+  child.stdout.on("data", (d) => (stdout += d))
+  child.stderr.on("data", (d) => (stderr += d))
+  let exitedAt = 0
+  const exited = new Promise<readonly [number | null, NodeJS.Signals | null]>((resolve) =>
+    child.on("close", (code, signal) => {
+      exitedAt = Date.now()
+      resolve([code, signal])
+    })
+  )
+  return { child, exited, stdout: () => stdout, stderr: () => stderr, running: () => exitedAt === 0, exitedAt: () => exitedAt }
 }
