@@ -16,7 +16,7 @@ export const ConfigOverride = Schema.String.pipe(
 )
 
 /**
- * How `--mock-backend` starts the router subprocess. Shared by the CLI (src/cli/RouterFlags.ts)
+ * How `--mock-backend` starts the router subprocess. Shared by the CLI (src/cli/Flags.ts)
  * and the library (RouterProcess.start, Orchestrate.runWithRouter).
  */
 export class RouterOptions extends Schema.Class<RouterOptions>("RouterOptions")({
