@@ -83,7 +83,7 @@ export const nearest = (word: string, known: ReadonlyArray<string>): string | un
     const d = distance(bare, name.replace(/^-+/, ""))
     if (best === undefined || d < best.d) best = { name, d }
   }
-  if (best !== undefined && best.d <= Math.max(2, Math.floor(bare.length / 4))) return best.name
+  if (best !== undefined && best.d <= Math.max(2, Math.floor(bare.length / 3))) return best.name
   const prefixed = known.filter((k) => k.startsWith(`--${bare}`) && bare.length >= 3)
   return prefixed.length === 1 ? prefixed[0] : undefined
 }
