@@ -23,7 +23,8 @@ const bundle = path.join(dir, "nomyo-load.mjs")
 beforeAll(async () => {
   const { build } = await import("esbuild")
   await build({
-    entryPoints: [BIN],
+    // NOMYO_ADVERSARY_ENTRY: run the table against another checkout's bin.ts (e.g. the code before a fix).
+    entryPoints: [process.env["NOMYO_ADVERSARY_ENTRY"] ?? BIN],
     bundle: true,
     platform: "node",
     format: "esm",
