@@ -3,6 +3,7 @@ import * as Options from "@effect/cli/Options"
 import * as ValidationError from "@effect/cli/ValidationError"
 import { Either, Option, Schema } from "effect"
 import { InvalidOptions } from "../Errors.ts"
+import type { FlagSpec } from "./Argv.ts"
 import { LoadOptions } from "../load/LoadOptions.ts"
 import { MockOptions } from "../mock/MockOptions.ts"
 import { BOUNDS } from "../options/Bounds.ts"
@@ -182,6 +183,13 @@ export const FLAGS: ReadonlyArray<Flag> = [
 ]
 
 export const flagByName = new Map(FLAGS.map((f) => [f.name, f]))
+
+/** The spellings of every flag, for the argv pre-scan (Argv.ts). */
+export const flagSpecs: ReadonlyArray<FlagSpec> = FLAGS.map((f) => ({
+  names: [`--${f.name}`, ...(f.alias !== undefined ? [`-${f.alias}`] : []), ...(f.negation !== undefined ? [`--${f.negation}`] : [])],
+  takesValue: f.kind !== "boolean",
+  repeatable: f.kind === "repeated"
+}))
 
 const helpText = (f: Flag): string =>
   `[${f.group}] ${f.description}` +

@@ -113,15 +113,7 @@ export const command = Command.make("nomyo-load", { flags: Flags.options }, ({ f
   Command.withSubcommands([handled(mergeCommand), handled(compareCommand), handled(reportCommand), handled(schemaCommand)])
 )
 
-const rootSpec: CommandSpec = {
-  name: TOOL,
-  positionals: false,
-  flags: Flags.FLAGS.map((f) => ({
-    names: [`--${f.name}`, ...(f.alias !== undefined ? [`-${f.alias}`] : []), ...(f.negation !== undefined ? [`--${f.negation}`] : [])],
-    takesValue: f.kind !== "boolean",
-    repeatable: f.kind === "repeated"
-  }))
-}
+const rootSpec: CommandSpec = { name: TOOL, positionals: false, flags: Flags.flagSpecs }
 const subSpecs = subcommandSpecs(command)
 
 const oneLine = (doc: HelpDoc.HelpDoc) =>

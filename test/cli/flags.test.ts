@@ -3,7 +3,7 @@ import { Either, Option } from "effect"
 import { readFileSync } from "node:fs"
 import * as path from "node:path"
 import { scanArgs, type CommandSpec } from "../../src/cli/Argv.ts"
-import { assemble, FLAGS, flagByName, type Given } from "../../src/cli/Flags.ts"
+import { assemble, FLAGS, flagByName, flagSpecs, type Given } from "../../src/cli/Flags.ts"
 import { command } from "../../src/cli/Main.ts"
 import { subcommandSpecs } from "../../src/cli/Argv.ts"
 import { MockRouter, Open, RunOptions } from "../../src/options/RunOptions.ts"
@@ -96,15 +96,7 @@ describe("flags: one definition each, decoded by RunOptions", () => {
 })
 
 describe("argv pre-scan", () => {
-  const root: CommandSpec = {
-    name: "nomyo-load",
-    positionals: false,
-    flags: FLAGS.map((f) => ({
-      names: [`--${f.name}`, ...(f.alias !== undefined ? [`-${f.alias}`] : []), ...(f.negation !== undefined ? [`--${f.negation}`] : [])],
-      takesValue: f.kind !== "boolean",
-      repeatable: f.kind === "repeated"
-    }))
-  }
+  const root: CommandSpec = { name: "nomyo-load", positionals: false, flags: flagSpecs }
   const subs = subcommandSpecs(command)
   const scan = (args: ReadonlyArray<string>) => scanArgs(args, root, subs)?.message
 
