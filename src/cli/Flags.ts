@@ -327,7 +327,9 @@ export const assemble = (given: Given): Either.Either<{ readonly options: RunOpt
       .sort((a, b) => b.flag.path!.length - a.flag.path!.length)[0]
     const name = culprit !== undefined ? `--${culprit.flag.name}` : key.join(".")
     const got = culprit !== undefined && VALUE_PROBLEM.test(issue.message) ? `, got ${JSON.stringify(culprit.raw)}` : ""
-    return refuse(name, `${issue.message}${got}`)
+    // A message that already names its flag (e.g. RouterOptions' --router-config check) is not prefixed twice.
+    const detail = issue.message.startsWith(`${name}: `) ? issue.message.slice(name.length + 2) : issue.message
+    return refuse(name, `${detail}${got}`)
   }
 
   const text = (name: string): string | undefined => {

@@ -11,7 +11,7 @@ const Command = Schema.compose(Schema.Trim, nonEmptyText)
 export const ConfigOverride = Schema.String.pipe(
   Schema.filter((s) => {
     const r = parseOverride(s)
-    return r._tag === "Right" ? true : r.left.replace(/\s*\n\s*/g, " ")
+    return r._tag === "Right" ? true : `--router-config: ${r.left.replace(/\s*\n\s*/g, " ")}`
   })
 )
 
