@@ -1,7 +1,7 @@
 import { Schema } from "effect"
 import { BOUNDS, Concurrency, HttpUrl, intIn, nonEmptyText, numberAbove, numberIn, Rate, safeInt } from "../options/Bounds.ts"
 
-export const Api = Schema.Literal("ollama", "openai")
+export const Api = Schema.Literal("ollama", "openai").annotations({ message: () => ({ message: "must be ollama or openai", override: true }) })
 export type Api = typeof Api.Type
 
 export const DEFAULT_PROMPT = "Say hello in one short sentence."
@@ -42,7 +42,9 @@ export class LoadOptions extends Schema.Class<LoadOptions>("LoadOptions")({
    */
   rate: Schema.optional(Rate),
   /** Arrival process for `rate`: evenly spaced, or Poisson (exponential gaps, seeded). */
-  arrival: Schema.optionalWith(Schema.Literal("constant", "poisson"), { default: () => "constant" as const }),
+  arrival: Schema.optionalWith(Schema.Literal("constant", "poisson").annotations({ message: () => ({ message: "must be constant or poisson", override: true }) }), {
+    default: () => "constant" as const
+  }),
   /** Seed of the Poisson arrival process (same seed, same schedule). */
   seed: Schema.optionalWith(safeInt, { default: () => 1 }),
   /** Open loop: at most this many requests in flight; arrivals beyond it wait and count as late starts. */
