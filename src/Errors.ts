@@ -62,3 +62,12 @@ export class ResultsWriteFailed extends Data.TaggedError("ResultsWriteFailed")<{
     return `cannot write results to ${this.path}: ${String((this.cause as Error)?.message ?? this.cause)}`
   }
 }
+
+/** A malformed command line (a usage error @effect/cli found); exit 2. */
+export class UsageError extends Data.TaggedError("UsageError")<{
+  readonly detail: string
+}> {
+  override get message() {
+    return this.detail
+  }
+}

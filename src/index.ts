@@ -3,21 +3,46 @@
  * resources. Per-request failures are data (counted by class in each StageResult); the error
  * channel carries only fatal, user-actionable conditions.
  *
+ * `run(RunOptions)` does what the CLI does and returns the RunResult the CLI writes; see
+ * examples/library.ts and docs/library.md.
+ *
  * @example
  * ```ts
+ * import * as NodeContext from "@effect/platform-node/NodeContext"
  * import { Effect } from "effect"
- * import { LoadOptions, MockBackend, MockOptions, RampOptions, runRamp } from "nomyo-load"
+ * import { Closed, MockDirect, run, RunOptions } from "nomyo-load"
  *
- * const program = Effect.gen(function* () {
- *   const mock = yield* MockBackend.make(MockOptions.make({ ttftMs: 20, tokens: 32, tokMs: 5 }))
- *   const load = LoadOptions.make({ url: mock.url, durationSeconds: 5, warmupSeconds: 1 })
- *   const stages = yield* runRamp(RampOptions.make({ load, levels: [8, 32] }))
- *   for (const s of stages) console.log(s.concurrency, s.rps, s.latency.p99)
- * }).pipe(Effect.scoped)
- *
- * Effect.runPromise(program)
+ * const options = RunOptions.make({ mode: MockDirect.make({}), shape: Closed.make({ levels: [4, 16] }), requests: 200, warmupSeconds: 0 })
+ * const result = await Effect.runPromise(run(options).pipe(Effect.provide(NodeContext.layer)))
+ * for (const s of result.stages) console.log(s.concurrency, s.rps, s.latency.p99)
  * ```
  */
+export { run, type RunContext, type RunError, type RunListeners } from "./run/Run.ts"
+export {
+  Closed,
+  decodeRunOptions,
+  Drive,
+  Expression,
+  LoadShape,
+  MockDirect,
+  MockRouter,
+  Mode,
+  modeName,
+  modelOf,
+  Open,
+  rampOf,
+  RunOptions,
+  ServeMock
+} from "./options/RunOptions.ts"
+export { BOUNDS } from "./options/Bounds.ts"
+export { redactCommand, redactUrl, settingsOf } from "./run/Settings.ts"
+export { resultsJsonSchema } from "./run/ResultsSchema.ts"
+export { findKnee, type Knee } from "./analysis/Knee.ts"
+export { renderHtml } from "./report/Html.ts"
+export { MergeFailed, mergeRuns } from "./analysis/Merge.ts"
+export { CompareMismatch, compareRuns, type Comparison, type CompareRow } from "./analysis/Compare.ts"
+export { type CheckResult, evaluateExpr, type Expr, ExprInvalid, parseExpr } from "./analysis/Expr.ts"
+export { evaluateSlo, type SloEvaluation } from "./analysis/Slo.ts"
 export { runRamp, runStage, type LiveStage, type StageHooks, type StagePhase } from "./load/Stage.ts"
 export { Api, DEFAULT_PROMPT, LoadOptions, RampOptions } from "./load/LoadOptions.ts"
 export type { ErrorClass } from "./load/ErrorClass.ts"

@@ -3,7 +3,7 @@ import { Cause, Effect, Exit } from "effect"
 import { TOOL } from "../Version.ts"
 
 const isUsageError = (e: unknown): boolean =>
-  ValidationError.isValidationError(e) || (typeof e === "object" && e !== null && (e as any)._tag === "InvalidOptions")
+  ValidationError.isValidationError(e) || (typeof e === "object" && e !== null && ((e as any)._tag === "InvalidOptions" || (e as any)._tag === "UsageError"))
 
 /** Prints an expected failure as one line; a defect as "internal error" plus the cause. */
 export const reportCause = <E>(cause: Cause.Cause<E>): Effect.Effect<void> =>
@@ -14,7 +14,8 @@ export const reportCause = <E>(cause: Cause.Cause<E>): Effect.Effect<void> =>
       const e = failure.value as any
       // @effect/cli has already printed its own usage errors.
       if (ValidationError.isValidationError(e)) return
-      process.stderr.write(`${TOOL}: ${e?.message ?? String(e)}\n`)
+      // One line, always: a message quoting a file or a YAML value may carry newlines.
+      process.stderr.write(`${TOOL}: ${String(e?.message ?? e).replace(/\s*\n\s*/g, " ").trim()}\n`)
       return
     }
     process.stderr.write(`${TOOL}: internal error\n${Cause.pretty(cause)}\n`)

@@ -23,7 +23,10 @@ export const description = HelpDoc.blocks([
   example("only the mock", "nomyo-load --serve-mock --mock-port 11434 --mock-models llama3.2 --mock-tok-ms 25"),
   example("mock + router, from the router's folder", "nomyo-load --mock-backend --ramp 8,32,64 --router-workers 2"),
   example("self-test on the built-in mock", "nomyo-load --mock-direct --ramp 8,32,64 --duration 5"),
-  HelpDoc.p("Flags are grouped: [load] [open loop] [output] [mock] [router] [ci]. Exit codes: 0 ok, 1 run failed, 2 bad flags, 130 interrupted.")
+  HelpDoc.p("Flags are grouped: [load] [open loop] [output] [mock] [router] [ci]. Exit codes: 0 ok, 1 run failed, 2 bad flags, 130 interrupted."),
+  HelpDoc.p(
+    "A value outside its flag's Range, a flag the chosen mode or load shape does not use, or two flags that set the same thing are refused with one line naming the flag (exit 2)."
+  )
 ])
 
 /**

@@ -1,52 +1,56 @@
 import { Schema } from "effect"
+import { BOUNDS, Concurrency, HttpUrl, intIn, nonEmptyText, numberAbove, numberIn, Rate, safeInt } from "../options/Bounds.ts"
 
-export const Api = Schema.Literal("ollama", "openai")
+export const Api = Schema.Literal("ollama", "openai").annotations({ message: () => ({ message: "must be ollama or openai", override: true }) })
 export type Api = typeof Api.Type
 
 export const DEFAULT_PROMPT = "Say hello in one short sentence."
 
-const PositiveInt = Schema.Int.pipe(Schema.positive())
+const GoodputThresholds = Schema.Struct({
+  latencyMs: Schema.optional(Schema.Positive),
+  ttftMs: Schema.optional(Schema.Positive),
+  tpotMs: Schema.optional(Schema.Positive),
+  ttfbMs: Schema.optional(Schema.Positive)
+})
 
-/** One stage's load shape. Shared by the CLI and the library; defaults as MISSION.md. */
+/**
+ * One stage's load shape. Shared by the CLI and the library; defaults as MISSION.md, bounds as
+ * options/Bounds.ts (the same rules the CLI applies to its flags).
+ */
 export class LoadOptions extends Schema.Class<LoadOptions>("LoadOptions")({
   /** Base URL of the router (or any Ollama/OpenAI-compatible server). */
-  url: Schema.optionalWith(Schema.String, { default: () => "http://127.0.0.1:12434" }),
+  url: Schema.optionalWith(HttpUrl, { default: () => "http://127.0.0.1:12434" }),
   api: Schema.optionalWith(Api, { default: () => "ollama" as const }),
   stream: Schema.optionalWith(Schema.Boolean, { default: () => true }),
   /** Closed-loop virtual clients. */
-  concurrency: Schema.optionalWith(PositiveInt, { default: () => 32 }),
+  concurrency: Schema.optionalWith(Concurrency, { default: () => 32 }),
   /** Measured window in seconds (ignored when `requests` is set). */
-  durationSeconds: Schema.optionalWith(Schema.Positive, { default: () => 20 }),
+  durationSeconds: Schema.optionalWith(numberAbove(0, BOUNDS.durationSeconds.max, "seconds"), { default: () => 20 }),
   /** Exactly this many measured requests instead of a timed window. */
-  requests: Schema.optional(PositiveInt),
+  requests: Schema.optional(intIn(1, BOUNDS.requests.max)),
   /** Unmeasured warmup before the window, in seconds. */
-  warmupSeconds: Schema.optionalWith(Schema.NonNegative, { default: () => 2 }),
+  warmupSeconds: Schema.optionalWith(numberIn(0, BOUNDS.warmupSeconds.max, "seconds"), { default: () => 2 }),
   /** Per-request timeout in seconds. */
-  timeoutSeconds: Schema.optionalWith(Schema.Positive, { default: () => 120 }),
-  model: Schema.optionalWith(Schema.NonEmptyString, { default: () => "mock" }),
+  timeoutSeconds: Schema.optionalWith(numberIn(BOUNDS.timeoutSeconds.min, BOUNDS.timeoutSeconds.max, "seconds"), { default: () => 120 }),
+  model: Schema.optionalWith(nonEmptyText, { default: () => "mock" }),
   prompt: Schema.optionalWith(Schema.String, { default: () => DEFAULT_PROMPT }),
   /** Tokens every response must carry (set when the mock is ours); a mismatch counts as `token_mismatch`. */
-  expectTokens: Schema.optional(PositiveInt),
+  expectTokens: Schema.optional(intIn(1, BOUNDS.mockTokens.max)),
   /**
    * Open loop: requests per second, sent on schedule whatever the responses do (latency is
    * measured from each request's scheduled start). Absent: closed loop with `concurrency` clients.
    */
-  rate: Schema.optional(Schema.Positive),
+  rate: Schema.optional(Rate),
   /** Arrival process for `rate`: evenly spaced, or Poisson (exponential gaps, seeded). */
-  arrival: Schema.optionalWith(Schema.Literal("constant", "poisson"), { default: () => "constant" as const }),
+  arrival: Schema.optionalWith(Schema.Literal("constant", "poisson").annotations({ message: () => ({ message: "must be constant or poisson", override: true }) }), {
+    default: () => "constant" as const
+  }),
   /** Seed of the Poisson arrival process (same seed, same schedule). */
-  seed: Schema.optionalWith(Schema.Int, { default: () => 1 }),
+  seed: Schema.optionalWith(safeInt, { default: () => 1 }),
   /** Open loop: at most this many requests in flight; arrivals beyond it wait and count as late starts. */
-  maxInFlight: Schema.optionalWith(PositiveInt, { default: () => 1024 }),
+  maxInFlight: Schema.optionalWith(Concurrency, { default: () => 1024 }),
   /** Per-request SLO for goodput: a request is good when ok and within every threshold given. */
-  goodputSlo: Schema.optional(
-    Schema.Struct({
-      latencyMs: Schema.optional(Schema.Positive),
-      ttftMs: Schema.optional(Schema.Positive),
-      tpotMs: Schema.optional(Schema.Positive),
-      ttfbMs: Schema.optional(Schema.Positive)
-    })
-  )
+  goodputSlo: Schema.optional(GoodputThresholds)
 }) {}
 
 /** A sweep, one stage per level: concurrency levels (closed loop) or arrival rates (open loop). */
