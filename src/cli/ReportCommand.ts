@@ -36,19 +36,6 @@ export const writeHtmlReport = Effect.fn("nomyo-load/writeHtmlReport")(function*
   )
 })
 
-/** `--report PATH.html` on the main command: also write the HTML report of the run. */
-export const reportOption = Options.text("report").pipe(
-  Options.withPseudoName("PATH.html"),
-  Options.withDescription("[load] Also write a self-contained HTML report (charts, histograms, errors, settings) to this path"),
-  Options.optional
-)
-
-/** `--quiet` / `-q` on the main command: no live progress line on stderr. */
-export const quietOption = Options.boolean("quiet").pipe(
-  Options.withAlias("q"),
-  Options.withDescription("[load] No live progress line (it is shown only when stderr is a terminal anyway)")
-)
-
 /** `nomyo-load report results.json --html out.html` */
 export const reportCommand = Command.make(
   "report",
