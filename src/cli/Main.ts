@@ -46,21 +46,26 @@ const emit = (result: RunResult, output: Flags.Output) =>
       const verdicts = formatVerdicts(result)
       if (verdicts) yield* Console.log(verdicts)
     }
-    if (output.json !== undefined) {
-      yield* writeResults(output.json, result)
-      yield* Console.error(`results written to ${output.json}`)
-    }
-    if (output.report !== undefined) {
-      yield* writeHtmlReport(output.report, result)
-      yield* Console.error(`report written to ${output.report}`)
-    }
+    // Each output is written even when the other fails (each is saved elsewhere if its target
+    // fails); the first failure is reported after both were tried.
+    const json =
+      output.json === undefined
+        ? Effect.void
+        : writeResults(output.json, result).pipe(Effect.zipRight(Console.error(`results written to ${output.json}`)))
+    const html =
+      output.report === undefined
+        ? Effect.void
+        : writeHtmlReport(output.report, result).pipe(Effect.zipRight(Console.error(`report written to ${output.report}`)))
+    const [jsonDone, htmlDone] = [yield* Effect.either(json), yield* Effect.either(html)]
+    if (Either.isLeft(jsonDone)) return yield* Effect.fail(jsonDone.left)
+    if (Either.isLeft(htmlDone)) return yield* Effect.fail(htmlDone.left)
   })
 
 /** Every mode that sends load: run, print, write, then the --assert gate and the all-failed check. */
 const load = (options: RunOptions, output: Flags.Output) =>
   Effect.gen(function* () {
-    if (output.json !== undefined) yield* checkWritable(output.json)
-    if (output.report !== undefined) yield* checkWritable(output.report)
+    if (output.json !== undefined) yield* checkWritable(output.json, "--json")
+    if (output.report !== undefined) yield* checkWritable(output.report, "--report")
     // Live progress on stderr when it is a terminal (never mixed into stdout or --json).
     const progress = yield* progressReporter({ stream: process.stderr, quiet: output.quiet, stages: levelsOf(options.shape).length })
     const result = yield* run(options, {

@@ -191,10 +191,10 @@ describe("report subcommand and writeHtmlReport", () => {
       fs.writeFileSync(wrong, JSON.stringify({ schemaVersion: 1, stages: "no" }))
       for (const [file, detail] of [[path.join(dir, "missing.json"), "no such file"], [notJson, "not JSON"], [wrong, "not a nomyo-load results file"]] as const) {
         const r = await runAnalysisCli(["report", file, "--html", out], root)
-        assert.strictEqual(r.code, 1)
+        assert.strictEqual(r.code, 2)
         const failure = Exit.isFailure(r.exit) ? Cause.failureOption(r.exit.cause) : Option.none()
         const message = Option.isSome(failure) ? String((failure.value as Error).message) : ""
-        assert.include(message, `cannot read results file ${file}: ${detail}`)
+        assert.include(message, `results file ${file}: ${detail}`)
         assert.notInclude(message, "\n")
       }
       assert.isFalse(fs.existsSync(out))
