@@ -46,7 +46,6 @@ writeFileSync(badJson, '{\n  "schemaVersion": nope\n}\n')
 /** A run never gets as far as a request: every line is refused before anything starts. */
 const BOUND_MS = 45_000
 const USAGE = 2
-const FAILED = 1
 
 const hundredAndOne = Array.from({ length: 101 }, (_, i) => i + 1).join(",")
 
@@ -152,10 +151,10 @@ const table: ReadonlyArray<readonly [args: ReadonlyArray<string>, code: number, 
   [["compare", "a.json"], USAGE, "Missing argument <new>"],
   [["report", "x.json"], USAGE, "--html"],
   [["merge"], USAGE, "Missing argument <file>"],
-  [["merge", badJson], FAILED, `cannot read results file ${badJson}: not JSON`],
-  [["report", path.join(dir, "missing.json"), "--html", path.join(dir, "x.html")], FAILED, "no such file"],
-  [["--url", "http://127.0.0.1:9", "--json", "/nonexistent-dir/x/out.json"], FAILED, "/nonexistent-dir/x/out.json"],
-  [["--url", "http://127.0.0.1:9", "--report", "/nonexistent-dir/x/out.html"], FAILED, "/nonexistent-dir/x/out.html"]
+  [["merge", badJson], USAGE, `results file ${badJson}: not JSON`],
+  [["report", path.join(dir, "missing.json"), "--html", path.join(dir, "x.html")], USAGE, "missing.json: no such file"],
+  [["--url", "http://127.0.0.1:9", "--json", "/nonexistent-dir/x/out.json"], USAGE, "--json /nonexistent-dir/x/out.json: folder /nonexistent-dir/x does not exist"],
+  [["--url", "http://127.0.0.1:9", "--report", "/nonexistent-dir/x/out.html"], USAGE, "--report /nonexistent-dir/x/out.html: folder /nonexistent-dir/x does not exist"]
 ]
 
 describe.concurrent("adversary: bad command lines", () => {

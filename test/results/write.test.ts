@@ -182,7 +182,7 @@ describe("the CLI never loses results", () => {
     try {
       const r = await collect(spawnCli(["--mock-direct", "-c", "1", "--duration", "30", "--warmup", "0", "--json", dir]), 60_000)
       assert.strictEqual(r.code, 2, r.stderr)
-      assert.strictEqual(r.stderr, `nomyo-load: ${dir}: is a folder; give a file path\n`)
+      assert.strictEqual(r.stderr, `nomyo-load: --json ${dir}: is a folder; give a file path\n`)
       assert.notInclude(r.stdout + r.stderr, "mock backend", "refused before anything started")
     } finally {
       fs.rmSync(dir, { recursive: true, force: true })
