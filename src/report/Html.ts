@@ -1,5 +1,6 @@
 import * as hdr from "hdr-histogram-js"
 import type { RunResult, StageResult, Summary } from "../results/Results.ts"
+import type { TimelinePoint } from "../results/Timeline.ts"
 import { decodeHistogram } from "../stats/Histogram.ts"
 
 /**
@@ -191,6 +192,131 @@ const stackedBars = (o: {
   const svg = `<svg class="chart" data-chart="${esc(o.chart)}" viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(o.title)}">` +
     yAxis(ticks, o.unit) + xCategories(o.labels, o.xTitle) + bars + `</svg>`
   return figure(o.title, o.note ?? "", legend(o.keys.map((k) => ({ key: k, label: k }))) + svg)
+}
+
+// ── over time (each stage's timeline) ─────────────────────────────────────────────────────
+
+interface TimeSeries {
+  readonly key: string
+  readonly label: string
+  readonly value: (p: TimelinePoint) => number | undefined
+}
+
+/** Linear time axis: ticks and labels in seconds since the first stage's window opened. */
+const xTime = (ticks: ReadonlyArray<number>): string => {
+  const end = ticks[ticks.length - 1]!
+  const x = (t: number) => M.left + (t / end) * PW
+  return ticks
+    .map((t) => `<text class="tick" x="${px(x(t))}" y="${H - M.bottom + 16}" text-anchor="middle">${esc(tickLabel(t))}</text>`)
+    .join("") +
+    `<line class="axis" x1="${M.left}" x2="${W - M.right}" y1="${M.top + PH}" y2="${M.top + PH}"/>` +
+    `<text class="axis-title" x="${M.left + PW / 2}" y="${H - 8}" text-anchor="middle">time (s, stages back to back)</text>`
+}
+
+/**
+ * A chart over time, k6 / Locust style: the stages' timelines back to back on one time axis
+ * (each stage's window starts where the previous one's drain ended), one line per series and
+ * stage, each point at the middle of its interval, a dashed mark where each stage starts. Every point carries `data-stage`, `data-t`
+ * (seconds into its stage) and `data-y`.
+ */
+const timeChart = (o: {
+  readonly chart: string
+  readonly title: string
+  readonly unit: string
+  readonly stages: ReadonlyArray<StageResult>
+  readonly series: ReadonlyArray<TimeSeries>
+  readonly note?: string
+}): string => {
+  const offsets: Array<number> = []
+  let total = 0
+  for (const s of o.stages) {
+    offsets.push(total)
+    const tl = s.timeline ?? []
+    total += tl.length > 0 ? tl[tl.length - 1]!.t : 0
+  }
+  const xTicks = niceTicks(total, 6)
+  const xEnd = xTicks[xTicks.length - 1]!
+  const x = (t: number) => M.left + (t / xEnd) * PW
+  const values = o.stages.flatMap((s) => (s.timeline ?? []).flatMap((p) => o.series.map((se) => se.value(p) ?? 0)))
+  const ticks = niceTicks(Math.max(0, ...values))
+  const top = ticks[ticks.length - 1]!
+  const y = (v: number) => M.top + PH - (v / top) * PH
+  const marks = o.stages
+    .map((s, si) => {
+      const mx = px(x(offsets[si]!))
+      return `<g class="mark" data-mark="stage" data-stage="${si}"><line x1="${mx}" x2="${mx}" y1="${M.top}" y2="${M.top + PH}"/>` +
+        `<text x="${mx}" y="${M.top - 6}" text-anchor="start">${esc(levelLabel(s))}</text></g>`
+    })
+    .join("")
+  const lines = o.series
+    .map((se, ki) => {
+      const perStage = o.stages
+        .map((s, si) => {
+          const pts = (s.timeline ?? []).flatMap((p) => {
+            const v = se.value(p)
+            // Drawn at the middle of its interval: a rate or percentile over that second.
+            return v === undefined ? [] : [{ p, v, cx: x(offsets[si]! + p.t - p.seconds / 2), cy: y(v) }]
+          })
+          const line = pts.length > 1 ? `<polyline class="line" points="${pts.map((q) => `${px(q.cx)},${px(q.cy)}`).join(" ")}"/>` : ""
+          const dots = pts
+            .map((q) =>
+              `<circle class="point" r="2" cx="${px(q.cx)}" cy="${px(q.cy)}" data-series="${esc(se.key)}" data-stage="${si}" data-t="${q.p.t}" data-phase="${q.p.phase}" data-y="${q.v}">` +
+              `<title>${esc(`${levelLabel(s)}, ${num(q.p.t)} s (${q.p.phase}): ${se.label} ${num(q.v)} ${o.unit}`)}</title></circle>`
+            )
+            .join("")
+          return line + dots
+        })
+        .join("")
+      return `<g class="series c${ki % 8}" data-series="${esc(se.key)}">${perStage}</g>`
+    })
+    .join("")
+  const svg = `<svg class="chart" data-chart="${esc(o.chart)}" viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(o.title)}">` +
+    yAxis(ticks, o.unit) + xTime(xTicks) + marks + lines + `</svg>`
+  return figure(o.title, o.note ?? "", legend(o.series) + svg)
+}
+
+/** The "Over time" section: req/s, latency, in flight and errors per second of every stage. */
+const overTime = (stages: ReadonlyArray<StageResult>): string => {
+  if (!stages.some((s) => (s.timeline ?? []).length > 0)) return ""
+  const perSecond = (n: number, p: TimelinePoint) => (p.seconds > 0 ? Math.round((n / p.seconds) * 100) / 100 : 0)
+  const charts = [
+    timeChart({
+      chart: "timeline-rps",
+      title: "Throughput over time",
+      unit: "req/s",
+      stages,
+      series: [
+        { key: "rps", label: "req/s (ended)", value: (p) => p.rps },
+        { key: "sent", label: "sent/s", value: (p) => perSecond(p.sent, p) }
+      ]
+    }),
+    timeChart({
+      chart: "timeline-latency",
+      title: "Latency over time (ok requests that ended in each second)",
+      unit: "ms",
+      stages,
+      series: [
+        { key: "p50", label: "p50", value: (p) => p.p50 },
+        { key: "p99", label: "p99", value: (p) => p.p99 }
+      ]
+    }),
+    timeChart({
+      chart: "timeline-inflight",
+      title: "In flight over time",
+      unit: "requests",
+      stages,
+      series: [{ key: "inFlight", label: "in flight", value: (p) => p.inFlight }]
+    }),
+    timeChart({
+      chart: "timeline-errors",
+      title: "Errors over time",
+      unit: "errors/s",
+      stages,
+      series: [{ key: "errors", label: "errors/s", value: (p) => perSecond(p.errors, p) }]
+    })
+  ]
+  return `<section><h2>Over time</h2><p class="note">Each stage second by second: its measured window, then the drain of the requests still in flight when it closed.</p>` +
+    `<div class="grid">${charts.join("")}</div></section>`
 }
 
 // ── latency histograms ────────────────────────────────────────────────────────────────────
@@ -570,6 +696,7 @@ export const renderHtml = (run: RunResult): string => {
       ? `<p class="banner">No stage was measured.</p>`
       : `<section><h2>Stages</h2>${stageTable(run)}${verdicts(run)}</section>`,
     charts.length > 0 ? `<section><h2>Charts</h2><div class="grid">${charts.join("")}</div></section>` : "",
+    overTime(stages),
     histograms(stages),
     stages.length > 0 ? errorSection(stages, labels, xTitle) : "",
     overheadTable(run),

@@ -1,9 +1,13 @@
-import { Clock, Duration, Effect, Schedule, type Scope } from "effect"
-import type { LiveStage, StageHooks } from "../load/Stage.ts"
+import { Duration, Effect, Schedule, type Scope, SubscriptionRef } from "effect"
+import type { StageHooks } from "../load/Hooks.ts"
+import type { StageSnapshot } from "../load/Snapshot.ts"
+
+export { combineHooks } from "../load/Hooks.ts"
 
 /**
- * The live progress line: a listener on the stage hooks, never part of the engine. One
- * `\r`-line on stderr, a few times a second, erased before anything else is printed.
+ * The live progress line: a listener on the stage hooks, never part of the engine. It reads
+ * the stage's published snapshots (never its recorder) and redraws one `\r`-line on stderr a
+ * few times a second, erased before anything else is printed.
  */
 
 /** What the reporter writes to: `process.stderr`, or a fake in tests. */
@@ -12,12 +16,6 @@ export interface ProgressStream {
   /** Terminal width; the line is cut to fit so it never wraps (a wrapped line cannot be rewritten). */
   readonly columns?: number | undefined
   write(chunk: string): boolean
-}
-
-/** Requests completed (ok + errors, warmup included) at a point in time, for the current req/s. */
-export interface RateSample {
-  readonly atMs: number
-  readonly completed: number
 }
 
 export interface ProgressLineOptions {
@@ -60,9 +58,6 @@ export const progressColour = (stream: ProgressStream): boolean => {
   return stream.isTTY === true && (noColor === undefined || noColor === "")
 }
 
-/** Requests completed so far in the stage, warmup included (so the rate shows during warmup too). */
-export const completedOf = (live: LiveStage): number => live.ok + live.errors + live.recorder.warmupRequests
-
 const CLEAR = "\r\u001b[K"
 const paint = (on: boolean, code: string, text: string) => (on ? `\u001b[${code}m${text}\u001b[0m` : text)
 
@@ -72,15 +67,10 @@ const millis = (ms: number) => (ms < 10 ? ms.toFixed(2) : ms < 1000 ? ms.toFixed
 /**
  * One progress line (no `\r`, no newline), e.g.
  * `stage 2/5 conc 16 | measure 12.3s, 7.7s left | in flight 16 | ok 1234 err 3 | 456.7 req/s | p99 123.4 ms`.
- * The current req/s is the completions between `prev` and now (ms on the same clock); without
- * a usable `prev` it shows `-`. p99 is of the ok requests measured so far.
+ * req/s is the snapshot's completions per second over about the last second (warmup
+ * included), `-` until known; p99 is of the ok requests measured so far.
  */
-export const formatProgressLine = (
-  live: LiveStage,
-  prev: RateSample | undefined,
-  nowMs: number,
-  options: ProgressLineOptions = {}
-): string => {
+export const formatProgressLine = (live: StageSnapshot, options: ProgressLineOptions = {}): string => {
   const c = options.colour === true
   const fields: Array<{ plain: string; text: string }> = []
   const add = (plain: string, text = plain) => fields.push({ plain, text })
@@ -114,13 +104,8 @@ export const formatProgressLine = (
   const err = `err ${live.errors}`
   add(`ok ${live.ok} ${err}`, `ok ${live.ok} ${live.errors > 0 ? paint(c, "31", err) : err}`)
 
-  const completed = completedOf(live)
-  const dtMs = prev === undefined ? 0 : nowMs - prev.atMs
-  const rps = prev !== undefined && dtMs > 0 ? (((completed - prev.completed) * 1000) / dtMs).toFixed(1) : "-"
-  add(`${rps} req/s`)
-
-  const latency = live.recorder.latency
-  add(latency.totalCount > 0 ? `p99 ${millis(Math.min(latency.getValueAtPercentile(99), latency.maxValue) / 1000)} ms` : "p99 -")
+  add(`${live.completedPerSecond === undefined ? "-" : live.completedPerSecond.toFixed(1)} req/s`)
+  add(live.latencyP99Ms !== undefined ? `p99 ${millis(live.latencyP99Ms)} ms` : "p99 -")
 
   const sep = " | "
   const width = options.width !== undefined && options.width > 0 ? options.width - 1 : Infinity
@@ -134,16 +119,6 @@ export const formatProgressLine = (
   }
   return out.join(c ? paint(c, "2", sep) : sep)
 }
-
-/** Runs each hook in turn; for handing the engine one listener made of several. */
-export const combineHooks = (...hooks: ReadonlyArray<StageHooks>): StageHooks => ({
-  onStageStart: (info) => {
-    for (const h of hooks) h.onStageStart?.(info)
-  },
-  onStageEnd: (result) => {
-    for (const h of hooks) h.onStageEnd?.(result)
-  }
-})
 
 const disabled = (stream: ProgressStream): ProgressReporter => ({
   enabled: false,
@@ -172,25 +147,17 @@ export const progressReporter = (options: ProgressOptions): Effect.Effect<Progre
     const colour = options.colour ?? progressColour(stream)
     const intervalMs = options.intervalMs ?? 250
 
-    let live: (() => LiveStage) | undefined
+    let current: SubscriptionRef.SubscriptionRef<StageSnapshot> | undefined
     let drawn = false
-    // Oldest first; pruned to the newest sample at least 1 s old plus everything since.
-    const samples: Array<RateSample> = []
 
     const clear = () => {
       if (drawn) stream.write(CLEAR)
       drawn = false
     }
 
-    const draw = (nowMs: number) => {
-      if (live === undefined) return
-      const snapshot = live()
+    const draw = (snapshot: StageSnapshot) => {
       if (snapshot.phase === "done") return
-      const sample = { atMs: nowMs, completed: completedOf(snapshot) }
-      while (samples.length >= 2 && samples[1]!.atMs <= nowMs - 1000) samples.shift()
-      const prev = samples[0]
-      samples.push(sample)
-      const line = formatProgressLine(snapshot, prev, nowMs, { stages: options.stages, colour, width: stream.columns })
+      const line = formatProgressLine(snapshot, { stages: options.stages, colour, width: stream.columns })
       stream.write(`\r${line}\u001b[K`)
       drawn = true
     }
@@ -198,12 +165,10 @@ export const progressReporter = (options: ProgressOptions): Effect.Effect<Progre
     const reporter: ProgressReporter = {
       enabled: true,
       onStageStart: (info) => {
-        live = info.live
-        samples.length = 0
+        current = info.snapshots
       },
       onStageEnd: () => {
-        live = undefined
-        samples.length = 0
+        current = undefined
         clear()
       },
       log: (message) => {
@@ -215,8 +180,7 @@ export const progressReporter = (options: ProgressOptions): Effect.Effect<Progre
 
     // Registered before the ticker is forked, so it runs after the ticker was interrupted.
     yield* Effect.addFinalizer(() => Effect.sync(clear))
-    yield* Clock.currentTimeMillis.pipe(
-      Effect.flatMap((now) => Effect.sync(() => draw(now))),
+    yield* Effect.suspend(() => (current === undefined ? Effect.void : Effect.map(SubscriptionRef.get(current), draw))).pipe(
       Effect.repeat(Schedule.spaced(Duration.millis(intervalMs))),
       Effect.forkScoped
     )

@@ -1,6 +1,7 @@
 import { Either, Schema } from "effect"
 import { Api } from "../load/LoadOptions.ts"
 import { decodeHdrEither } from "./Hdr.ts"
+import { Timeline } from "./Timeline.ts"
 
 /**
  * The results file (`--json`). Bump `schemaVersion` on any incompatible change; readers
@@ -131,7 +132,9 @@ export class StageResult extends Schema.Class<StageResult>("StageResult")({
   goodRequests: Schema.optional(Schema.Int),
   selfHealth: Schema.optional(SelfHealth),
   /** Per built-in mock backend behind the router (`--mock-backend`), in the order of the router's endpoints. */
-  backends: Schema.optional(Schema.Array(BackendLoad))
+  backends: Schema.optional(Schema.Array(BackendLoad)),
+  /** The stage second by second (results/Timeline.ts). */
+  timeline: Schema.optional(Timeline)
 }) {}
 
 export class Environment extends Schema.Class<Environment>("Environment")({

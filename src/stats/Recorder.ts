@@ -1,10 +1,6 @@
 import type { ErrorClass } from "../load/ErrorClass.ts"
 import { type Histogram, makeHistogram, recordMs } from "./Histogram.ts"
 
-/**
- * The mutable statistics of one stage. Written synchronously from the request path (one JS
- * thread: no races), read by the stage at the end and by progress reporters at any time.
- */
 /** Per-request thresholds for goodput (ms); a request is good when ok and within all of them. */
 export interface GoodputSlo {
   readonly latencyMs?: number | undefined
@@ -13,10 +9,17 @@ export interface GoodputSlo {
   readonly ttfbMs?: number | undefined
 }
 
+/**
+ * The mutable statistics of one stage. Written synchronously from the request path (one JS
+ * thread: no races) and read only by the stage itself, which publishes immutable snapshots
+ * (load/Snapshot.ts) for everyone else.
+ */
 export class Recorder {
   constructor(private readonly slo?: GoodputSlo) {}
 
   readonly latency: Histogram = makeHistogram()
+  /** Latency of the ok requests that ended since the last timeline cut (reset each cut). */
+  readonly intervalLatency: Histogram = makeHistogram()
   readonly dispatchDelay: Histogram = makeHistogram()
   /** Dispatch delay of requests that had a free slot: the driver's own timer/loop lag. */
   readonly timerLag: Histogram = makeHistogram()
@@ -60,6 +63,7 @@ export class Recorder {
   recordOk(latencyMs: number, ttfbMs: number, ttftMs: number, chunks: number, reported: number, gaps: ArrayLike<number>, gapCount: number): void {
     this.ok++
     recordMs(this.latency, latencyMs)
+    recordMs(this.intervalLatency, latencyMs)
     if (ttfbMs >= 0) recordMs(this.ttfb, ttfbMs)
     if (ttftMs >= 0) recordMs(this.ttft, ttftMs)
     for (let i = 0; i < gapCount; i++) recordMs(this.itl, gaps[i]!)

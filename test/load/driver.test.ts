@@ -5,22 +5,13 @@
  * stage fiber is interrupted.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber } from "effect"
+import { Effect, Exit, Fiber, SubscriptionRef } from "effect"
 import { LoadOptions } from "../../src/load/LoadOptions.ts"
-import { type LiveStage, runStage } from "../../src/load/Stage.ts"
+import { runStage, type StageSnapshot } from "../../src/load/Stage.ts"
 import * as MockBackend from "../../src/mock/MockBackend.ts"
 import { MockOptions } from "../../src/mock/MockOptions.ts"
 import type { StageResult } from "../../src/results/Results.ts"
-
-/** Polls `cond` every 5 ms until it holds; dies after `withinMs` (a bound, not a synchronisation delay). */
-const eventually = (what: string, cond: () => boolean, withinMs = 3000) =>
-  Effect.promise(async () => {
-    const until = performance.now() + withinMs
-    while (!cond()) {
-      if (performance.now() > until) throw new Error(`not within ${withinMs} ms: ${what}`)
-      await new Promise((r) => setTimeout(r, 5))
-    }
-  })
+import { eventually, latest } from "./Support.ts"
 
 const round2 = (x: number) => Math.round(x * 100) / 100
 
@@ -137,15 +128,16 @@ describe("driver against the mock backend", () => {
       // 2-second streams: every request is in flight when the interrupt arrives.
       const mock = yield* MockBackend.make(MockOptions.make({ ttftMs: 0, tokens: 200, tokMs: 10 }))
       const ended: Array<StageResult> = []
-      let live: (() => LiveStage) | undefined
+      let snapshots: SubscriptionRef.SubscriptionRef<StageSnapshot> | undefined
       const fiber = yield* Effect.fork(
         runStage(LoadOptions.make({ url: mock.url, concurrency: 4, durationSeconds: 30, warmupSeconds: 0 }), {
-          hooks: { onStageStart: (info) => void (live = info.live), onStageEnd: (r) => void ended.push(r) }
+          hooks: { onStageStart: (info) => void (snapshots = info.snapshots), onStageEnd: (r) => void ended.push(r) }
         })
       )
       yield* eventually("4 streams open at the mock", () => mock.stats().activeStreams === 4)
-      assert.strictEqual(live!().phase, "measure")
-      assert.strictEqual(live!().inFlight, 4)
+      // Snapshots come once a second: wait for one that has seen the 4 requests.
+      yield* eventually("a snapshot with 4 in flight", () => latest(snapshots).inFlight === 4, 3000)
+      assert.strictEqual(latest(snapshots).phase, "measure")
       const exit = yield* Fiber.interrupt(fiber)
       assert.isTrue(Exit.isInterrupted(exit))
       assert.strictEqual(ended.length, 1, "onStageEnd exactly once")
@@ -154,9 +146,9 @@ describe("driver against the mock backend", () => {
       // Aborted requests are not results: neither ok nor errors.
       assert.strictEqual(r.requests, 0)
       assert.deepStrictEqual(r.errorsByClass, {})
-      // The driver waited for the aborted requests to settle before returning.
-      assert.strictEqual(live!().inFlight, 0)
-      assert.strictEqual(live!().phase, "done")
+      // The last snapshot: nothing in flight, done.
+      assert.strictEqual(latest(snapshots).inFlight, 0)
+      assert.strictEqual(latest(snapshots).phase, "done")
       // And the server sees every stream abandoned (connections closed), promptly.
       yield* eventually("the mock's streams closed", () => mock.stats().activeStreams === 0, 1000)
       assert.strictEqual(mock.stats().requests, 0)
@@ -167,13 +159,13 @@ describe("driver against the mock backend", () => {
     Effect.gen(function* () {
       const mock = yield* MockBackend.make(MockOptions.make({ ttftMs: 0, tokens: 5, tokMs: 10 }))
       const ended: Array<StageResult> = []
-      let live: (() => LiveStage) | undefined
+      let snapshots: SubscriptionRef.SubscriptionRef<StageSnapshot> | undefined
       const fiber = yield* Effect.fork(
         runStage(LoadOptions.make({ url: mock.url, concurrency: 3, durationSeconds: 30, warmupSeconds: 0, expectTokens: 5 }), {
-          hooks: { onStageStart: (info) => void (live = info.live), onStageEnd: (r) => void ended.push(r) }
+          hooks: { onStageStart: (info) => void (snapshots = info.snapshots), onStageEnd: (r) => void ended.push(r) }
         })
       )
-      yield* eventually("10 requests done", () => live !== undefined && live().ok >= 10)
+      yield* eventually("10 requests done", () => snapshots !== undefined && latest(snapshots).ok >= 10, 5000)
       yield* Fiber.interrupt(fiber)
       assert.strictEqual(ended.length, 1)
       const r = ended[0]!
@@ -184,8 +176,8 @@ describe("driver against the mock backend", () => {
       assert.strictEqual(r.outputChunks, r.ok * 5)
       // The window of an interrupted stage runs to its last completion, not to the 30 s asked for.
       assert.isAbove(r.windowSeconds, 0)
-      assert.isBelow(r.windowSeconds, 5)
-      assert.strictEqual(live!().inFlight, 0)
+      assert.isBelow(r.windowSeconds, 6)
+      assert.strictEqual(latest(snapshots).inFlight, 0)
       yield* eventually("the mock's streams closed", () => mock.stats().activeStreams === 0, 1000)
       // The mock may have finished a response whose end the stopped client never read.
       assert.isAtLeast(mock.stats().requests, r.requests)

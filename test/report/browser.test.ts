@@ -60,7 +60,7 @@ const realRun = Effect.gen(function* () {
   const startedAt = new Date()
   const mockOptions = MockOptions.make({ ttftMs: 8, tokens: TOKENS, tokMs: 1 })
   const mock = yield* MockBackend.make(mockOptions)
-  const load = LoadOptions.make({ url: mock.url, durationSeconds: 0.6, warmupSeconds: 0.2, expectTokens: TOKENS })
+  const load = LoadOptions.make({ url: mock.url, durationSeconds: 1.2, warmupSeconds: 0.2, expectTokens: TOKENS })
   const measured = yield* runRamp(RampOptions.make({ load, levels: LEVELS }))
   // The mock never fails, so the error classes and the per-backend split are added here.
   const stages = measured.map((s, i) => {
@@ -97,7 +97,7 @@ const realRun = Effect.gen(function* () {
 
 interface Drawn {
   readonly charts: ReadonlyArray<string>
-  readonly series: Record<string, ReadonlyArray<{ x: number; y: number; cy: number; w: number; fill: string }>>
+  readonly series: Record<string, ReadonlyArray<{ x: number; y: number; t: number; stage: number; cy: number; w: number; fill: string }>>
   readonly histograms: ReadonlyArray<{ total: number; sum: number; bins: number; h: number }>
   readonly errors: ReadonlyArray<{ cls: string; count: number; h: number }>
   readonly backends: ReadonlyArray<{ backend: string; share: number; w: number }>
@@ -143,6 +143,8 @@ describe("HTML report in headless Chromium", () => {
               ;(series[key] ??= []).push({
                 x: num(c, "data-x"),
                 y: num(c, "data-y"),
+                t: num(c, "data-t"),
+                stage: num(c, "data-stage"),
                 cy: box.top + box.height / 2,
                 w: box.width,
                 fill: getComputedStyle(c).fill
@@ -181,7 +183,25 @@ describe("HTML report in headless Chromium", () => {
         assert.deepStrictEqual(problems, [])
         assert.deepStrictEqual(
           [...new Set(drawn.charts)],
-          ["rps", "latency", "ttft", "backends", "histogram", "errors"]
+          ["rps", "latency", "ttft", "backends", "timeline-rps", "timeline-latency", "timeline-inflight", "timeline-errors", "histogram", "errors"]
+        )
+        // Over time: one point per second of each stage's timeline, with the timeline's values.
+        for (const s of run.stages) assert.isAtLeast(s.timeline?.length ?? 0, 2, "a 1.2 s window gives at least two points")
+        const timeline = run.stages.flatMap((s, si) => (s.timeline ?? []).map((p) => ({ si, p })))
+        const overTime = {
+          "timeline-rps/rps": timeline.map(({ p }) => p.rps),
+          "timeline-inflight/inFlight": timeline.map(({ p }) => p.inFlight),
+          "timeline-latency/p99": timeline.flatMap(({ p }) => (p.p99 === undefined ? [] : [p.p99]))
+        }
+        for (const [key, ys] of Object.entries(overTime)) {
+          const pts = drawn.series[key]
+          assert.isDefined(pts, key)
+          assert.deepStrictEqual(pts!.map((p) => p.y), ys, key)
+          for (const p of pts!) assert.isAbove(p.w, 0, `${key} point drawn`)
+        }
+        assert.deepStrictEqual(
+          drawn.series["timeline-rps/rps"]!.map((p) => [p.stage, p.t]),
+          timeline.map(({ si, p }) => [si, p.t])
         )
         // One point per stage, at the stage's level, with the stage's value; drawn (non-zero size, coloured by the CSS).
         const expect = {

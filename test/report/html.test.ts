@@ -9,6 +9,7 @@ import { compareCommand, mergeCommand } from "../../src/cli/AnalysisCommands.ts"
 import { reportCommand, writeHtmlReport } from "../../src/cli/ReportCommand.ts"
 import { escapeHtml, niceTicks, renderHtml } from "../../src/report/Html.ts"
 import { BackendLoad, encodeRunResult, RunResult, StageResult } from "../../src/results/Results.ts"
+import { TimelinePoint } from "../../src/results/Timeline.ts"
 import { writeResults } from "../../src/results/WriteResults.ts"
 import { makeRun, makeStage, ramp, runAnalysisCli } from "../analysis/Synthetic.ts"
 
@@ -35,7 +36,51 @@ const rampRun = () =>
     knee: { index: 2, level: 16, reason: "req/s gains < 10% past conc 16 while p99 rose 7.5×" }
   })
 
+/** A second of a stage: `ok` requests, `errors` of class http_503, latency p50/p99 (none when `ok` is 0). */
+const second = (t: number, ok: number, errors: number, inFlight: number, p50: number, phase: "measure" | "drain" = "measure") =>
+  TimelinePoint.make({
+    t,
+    seconds: 1,
+    phase,
+    sent: ok + errors,
+    ok,
+    errors,
+    errorsByClass: errors > 0 ? { http_503: errors } : {},
+    inFlight,
+    rps: ok + errors,
+    tokensPerSecond: ok * 32,
+    ...(ok > 0 ? { p50, p99: p50 * 3 } : {})
+  })
+
 describe("renderHtml", () => {
+  it("over time: each stage's timeline back to back, one point per second with its values, a mark per stage", () => {
+    const [a, b] = ramp([[1, 40, 30], [4, 150, 45]])
+    const stages = [
+      StageResult.make({ ...a!, timeline: [second(1, 40, 0, 1, 20), second(2, 38, 2, 1, 22), second(2.4, 0, 0, 0, 0, "drain")] }),
+      StageResult.make({ ...b!, timeline: [second(1, 150, 0, 4, 25), second(2, 120, 30, 4, 90)] })
+    ]
+    const html = renderHtml(makeRun(stages, "driver-0"))
+    const rps = svg(html, "timeline-rps")
+    const circles = (markup: string, series: string) =>
+      [...markup.matchAll(new RegExp(`<circle[^>]*data-series="${series}"[^>]*>`, "g"))].map((m) => ({
+        stage: Number(/data-stage="([^"]*)"/.exec(m[0])![1]),
+        t: Number(/data-t="([^"]*)"/.exec(m[0])![1]),
+        y: Number(/data-y="([^"]*)"/.exec(m[0])![1])
+      }))
+    assert.deepStrictEqual(circles(rps, "rps"), [
+      { stage: 0, t: 1, y: 40 }, { stage: 0, t: 2, y: 40 }, { stage: 0, t: 2.4, y: 0 },
+      { stage: 1, t: 1, y: 150 }, { stage: 1, t: 2, y: 150 }
+    ])
+    // The second stage starts where the first one's timeline ended (2.4 s): its mark is there.
+    assert.deepStrictEqual(attrs(rps, "g", "data-mark"), ["stage", "stage"])
+    // Latency only for seconds with ok requests; errors per second; in flight.
+    assert.deepStrictEqual(circles(svg(html, "timeline-latency"), "p99").map((p) => p.y), [60, 66, 75, 270])
+    assert.deepStrictEqual(circles(svg(html, "timeline-errors"), "errors").map((p) => p.y), [0, 2, 0, 0, 30])
+    assert.deepStrictEqual(circles(svg(html, "timeline-inflight"), "inFlight").map((p) => p.y), [1, 1, 0, 4, 4])
+    // Stages without a timeline (older results files): no such section.
+    assert.notInclude(renderHtml(makeRun([a!, b!], "driver-0")), "timeline-rps")
+  })
+
   it("req/s and p50/p90/p99 against concurrency: one point per stage, carrying the stage's values", () => {
     const run = rampRun()
     const html = renderHtml(run)

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Scope, TestClock } from "effect"
-import type { LiveStage, StageHooks } from "../../src/load/Stage.ts"
+import { Effect, Exit, Scope, SubscriptionRef, TestClock } from "effect"
+import type { StageHooks, StageSnapshot } from "../../src/load/Stage.ts"
 import {
   combineHooks,
   formatProgressLine,
@@ -8,10 +8,9 @@ import {
   progressReporter,
   type ProgressStream
 } from "../../src/report/Progress.ts"
-import { Recorder } from "../../src/stats/Recorder.ts"
 import { makeStage } from "../analysis/Synthetic.ts"
 
-const live = (over: Partial<LiveStage> = {}): LiveStage => ({
+const live = (over: Partial<StageSnapshot> = {}): StageSnapshot => ({
   index: 1,
   concurrency: 16,
   rate: undefined,
@@ -22,16 +21,15 @@ const live = (over: Partial<LiveStage> = {}): LiveStage => ({
   ok: 1234,
   errors: 3,
   requestsTarget: undefined,
-  recorder: new Recorder(),
+  warmupRequests: 0,
+  completedPerSecond: undefined,
+  latencyP99Ms: undefined,
+  timeline: [],
   ...over
 })
 
-/** A recorder with `n` ok requests of 1..n ms (p99 = 0.99·n ms, to HDR precision). */
-const recorderWith = (n: number): Recorder => {
-  const r = new Recorder()
-  for (let i = 1; i <= n; i++) r.recordOk(i, -1, -1, 1, -1, [], 0)
-  return r
-}
+/** The snapshots a stage would hand its listeners, starting at `first`. */
+const refOf = (first: StageSnapshot) => Effect.runSync(SubscriptionRef.make(first))
 
 /** A fake terminal (or pipe) that keeps what is written. */
 const fakeStream = (isTTY: boolean, columns?: number) => {
@@ -44,35 +42,31 @@ const CLEAR = "\r\u001b[K"
 
 describe("formatProgressLine", () => {
   it("shows stage, level, phase with elapsed/remaining, in flight, ok/err, current req/s and p99", () => {
-    const recorder = recorderWith(200)
-    const line = formatProgressLine(live({ recorder, ok: 200, errors: 5 }), { atMs: 1000, completed: 100 }, 2000, { stages: 4 })
+    const line = formatProgressLine(live({ ok: 200, errors: 5, completedPerSecond: 105, latencyP99Ms: 198 }), { stages: 4 })
     assert.strictEqual(line, "stage 2/4 conc 16 | measure 12.3s, 7.7s left | in flight 16 | ok 200 err 5 | 105.0 req/s | p99 198.0 ms")
   })
 
-  it("req/s is the completions since `prev` over the time since it (warmup included), '-' without a usable prev", () => {
-    const recorder = new Recorder()
-    recorder.warmupRequests = 50
-    const snap = live({ recorder, ok: 0, errors: 0, phase: "warmup", elapsedSeconds: 0 })
-    assert.include(formatProgressLine(snap, { atMs: 0, completed: 0 }, 500), "| 100.0 req/s |")
-    assert.include(formatProgressLine(snap, undefined, 500), "| - req/s |")
-    assert.include(formatProgressLine(snap, { atMs: 500, completed: 50 }, 500), "| - req/s |")
-    assert.include(formatProgressLine(snap, undefined, 500), "| warmup |")
-    assert.include(formatProgressLine(snap, undefined, 500), "p99 -")
+  it("req/s and p99 show '-' until the snapshot knows them; warmup is labelled", () => {
+    const snap = live({ ok: 0, errors: 0, phase: "warmup", elapsedSeconds: 0 })
+    assert.include(formatProgressLine(snap), "| - req/s |")
+    assert.include(formatProgressLine(snap), "| warmup |")
+    assert.include(formatProgressLine(snap), "p99 -")
+    assert.include(formatProgressLine({ ...snap, completedPerSecond: 100 }), "| 100.0 req/s |")
   })
 
   it("--requests shows progress towards the target; drain and open loop are labelled", () => {
-    assert.include(formatProgressLine(live({ requestsTarget: 5000, remainingSeconds: undefined }), undefined, 0), "measure 1237/5000 req")
-    assert.include(formatProgressLine(live({ phase: "drain", elapsedSeconds: 20 }), undefined, 0), "| drain 20.0s |")
-    assert.match(formatProgressLine(live({ rate: 50, concurrency: 1024, index: 0 }), undefined, 0), /^stage 1 rate 50\/s \|/)
+    assert.include(formatProgressLine(live({ requestsTarget: 5000, remainingSeconds: undefined })), "measure 1237/5000 req")
+    assert.include(formatProgressLine(live({ phase: "drain", elapsedSeconds: 20 })), "| drain 20.0s |")
+    assert.match(formatProgressLine(live({ rate: 50, concurrency: 1024, index: 0 })), /^stage 1 rate 50\/s \|/)
   })
 
   it("drops trailing fields to fit the terminal width, and colours only when asked", () => {
-    const full = formatProgressLine(live(), undefined, 0)
-    const cut = formatProgressLine(live(), undefined, 0, { width: 60 })
+    const full = formatProgressLine(live())
+    const cut = formatProgressLine(live(), { width: 60 })
     assert.isBelow(cut.length, 60)
     assert.isTrue(full.startsWith(cut))
     assert.notInclude(full, "\u001b[")
-    const coloured = formatProgressLine(live(), undefined, 0, { colour: true })
+    const coloured = formatProgressLine(live(), { colour: true })
     assert.include(coloured, "\u001b[31merr 3\u001b[0m")
     assert.strictEqual(coloured.replace(/\u001b\[[0-9;]*m/g, ""), full)
   })
@@ -92,7 +86,7 @@ describe("progressReporter", () => {
         const scope = yield* Scope.make()
         const p = yield* progressReporter({ stream, quiet, intervalMs: 100 }).pipe(Scope.extend(scope))
         assert.isFalse(p.enabled)
-        p.onStageStart({ index: 0, concurrency: 4, rate: undefined, live: () => live() })
+        p.onStageStart({ index: 0, concurrency: 4, rate: undefined, snapshots: refOf(live()) })
         yield* TestClock.adjust("2 seconds")
         p.onStageEnd(makeStage({}))
         yield* Scope.close(scope, Exit.void)
@@ -110,10 +104,11 @@ describe("progressReporter", () => {
       yield* TestClock.adjust("1 second")
       assert.deepStrictEqual(writes, [], "nothing drawn between stages")
 
-      const snap = { ...live({ index: 0, ok: 0, errors: 0 }) }
-      p.onStageStart({ index: 0, concurrency: 16, rate: undefined, live: () => snap })
+      const snapshots = refOf(live({ index: 0, ok: 0, errors: 0 }))
+      p.onStageStart({ index: 0, concurrency: 16, rate: undefined, snapshots })
       for (let i = 0; i < 8; i++) {
-        snap.ok += 100
+        // The stage publishes; the reporter draws whatever was published last.
+        yield* SubscriptionRef.update(snapshots, (s) => ({ ...s, ok: s.ok + 100, completedPerSecond: 400 }))
         yield* TestClock.adjust("250 millis")
       }
       assert.strictEqual(writes.length, 8)
@@ -121,9 +116,9 @@ describe("progressReporter", () => {
         assert.isTrue(w.startsWith("\r") && w.endsWith("\u001b[K"), JSON.stringify(w))
         assert.notInclude(w, "\n")
       }
-      // 100 completions per 250 ms, measured over the last second.
       assert.include(writes[writes.length - 1]!, "stage 1/2 conc 16")
       assert.include(writes[writes.length - 1]!, "| 400.0 req/s |")
+      assert.include(writes[writes.length - 1]!, "| ok 800 err 0 |")
 
       p.onStageEnd(makeStage({}))
       assert.strictEqual(writes[writes.length - 1], CLEAR)
@@ -132,7 +127,7 @@ describe("progressReporter", () => {
       assert.strictEqual(writes.length, before, "no redraw after the stage ended")
 
       // A message printed mid-stage erases the line first.
-      p.onStageStart({ index: 1, concurrency: 32, rate: undefined, live: () => ({ ...snap, index: 1, concurrency: 32 }) })
+      p.onStageStart({ index: 1, concurrency: 32, rate: undefined, snapshots: refOf(live({ index: 1, concurrency: 32 })) })
       yield* TestClock.adjust("250 millis")
       p.log("router: restarted")
       assert.deepStrictEqual(writes.slice(-2), [CLEAR, "router: restarted\n"])
@@ -155,7 +150,7 @@ describe("combineHooks", () => {
     const a: StageHooks = { onStageStart: (i) => void calls.push(`a start ${i.index}`), onStageEnd: (r) => void calls.push(`a end ${r.index}`) }
     const b: StageHooks = { onStageEnd: (r) => void calls.push(`b end ${r.index}`) }
     const hooks = combineHooks(a, b, {})
-    hooks.onStageStart?.({ index: 3, concurrency: 1, rate: undefined, live: () => live() })
+    hooks.onStageStart?.({ index: 3, concurrency: 1, rate: undefined, snapshots: refOf(live()) })
     hooks.onStageEnd?.(makeStage({ index: 3 }))
     assert.deepStrictEqual(calls, ["a start 3", "a end 3", "b end 3"])
   })
