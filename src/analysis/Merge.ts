@@ -6,6 +6,7 @@ import { findKnee } from "./Knee.ts"
 import { levelLabel, levelOf } from "./Metrics.ts"
 import { parseExpr } from "./Expr.ts"
 import { evaluateSlo, sloForResult } from "./Slo.ts"
+import { round2, round3 } from "../stats/Round.ts"
 
 /** Runs that cannot be combined (different ramps, a corrupt histogram); `message` says which. */
 export class MergeFailed extends Data.TaggedError("MergeFailed")<{
@@ -16,8 +17,6 @@ export class MergeFailed extends Data.TaggedError("MergeFailed")<{
   }
 }
 
-const round2 = (x: number) => Math.round(x * 100) / 100
-const round3 = (x: number) => Math.round(x * 1000) / 1000
 const sum = (xs: ReadonlyArray<number>) => xs.reduce((a, b) => a + b, 0)
 /** Sums when every value is present, else undefined (a rate some drivers did not record is unknown). */
 const sumAll = (xs: ReadonlyArray<number | undefined>, round: (x: number) => number): number | undefined =>

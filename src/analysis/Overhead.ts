@@ -1,7 +1,7 @@
 import type { RunResult, StageResult } from "../results/Results.ts"
 import { levelOf } from "./Metrics.ts"
+import { round3 } from "../stats/Round.ts"
 
-const round3 = (x: number): number => Math.round(x * 1000) / 1000
 
 export type Overhead = NonNullable<RunResult["overhead"]>
 

@@ -1,11 +1,11 @@
 import { Console, Effect } from "effect"
+import { colourFor } from "../report/Colour.ts"
 
 // eslint-disable-next-line no-control-regex
 const ANSI = /\u001b\[[0-9;]*m/g
 
-/** Colour only on a terminal, and never with NO_COLOR set (https://no-color.org). */
-export const useColour = (stream: NodeJS.WriteStream): boolean =>
-  stream.isTTY === true && (process.env["NO_COLOR"] === undefined || process.env["NO_COLOR"] === "")
+/** Colour only on a terminal, and never with NO_COLOR set. */
+export const useColour = (stream: NodeJS.WriteStream): boolean => colourFor(stream)
 
 const strip = (args: ReadonlyArray<unknown>) => args.map((a) => (typeof a === "string" ? a.replace(ANSI, "") : a))
 

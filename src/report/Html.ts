@@ -2,6 +2,7 @@ import * as hdr from "hdr-histogram-js"
 import type { RunResult, StageResult, Summary } from "../results/Results.ts"
 import type { TimelinePoint } from "../results/Timeline.ts"
 import { decodeHistogram } from "../stats/Histogram.ts"
+import { levelLabel, levelOf } from "../analysis/Metrics.ts"
 
 /**
  * The HTML report (`--report PATH.html`, `nomyo-load report`): one self-contained file with
@@ -32,8 +33,6 @@ const px = (x: number): string => String(Math.round(x * 10) / 10)
 // ── levels ────────────────────────────────────────────────────────────────────────────────
 
 const isOpen = (stages: ReadonlyArray<StageResult>) => stages.some((s) => s.loadModel === "open")
-const levelOf = (s: StageResult): number => (s.loadModel === "open" ? (s.rate ?? 0) : s.concurrency)
-const levelLabel = (s: StageResult): string => (s.loadModel === "open" ? `rate ${s.rate}` : `conc ${s.concurrency}`)
 
 // ── scales ────────────────────────────────────────────────────────────────────────────────
 

@@ -1,6 +1,7 @@
 import { Duration, Effect, Schedule, type Scope, SubscriptionRef } from "effect"
 import type { StageHooks } from "../load/Hooks.ts"
 import type { StageSnapshot } from "../load/Snapshot.ts"
+import { colourFor } from "./Colour.ts"
 
 export { combineHooks } from "../load/Hooks.ts"
 
@@ -52,11 +53,8 @@ export interface ProgressReporter extends Required<StageHooks> {
 /** Progress is drawn only on a terminal and never with --quiet. */
 export const progressEnabled = (stream: ProgressStream, quiet = false): boolean => stream.isTTY === true && !quiet
 
-/** Colour only on a terminal, and never with NO_COLOR set (https://no-color.org). */
-export const progressColour = (stream: ProgressStream): boolean => {
-  const noColor = process.env["NO_COLOR"]
-  return stream.isTTY === true && (noColor === undefined || noColor === "")
-}
+/** Colour only on a terminal, and never with NO_COLOR set. */
+export const progressColour = (stream: ProgressStream): boolean => colourFor(stream)
 
 const CLEAR = "\r\u001b[K"
 const paint = (on: boolean, code: string, text: string) => (on ? `\u001b[${code}m${text}\u001b[0m` : text)

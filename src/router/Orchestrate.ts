@@ -76,7 +76,7 @@ const withBackendLoad = (mocks: ReadonlyArray<MockBackend.MockBackend>, hooks: S
       m.resetPeak()
       return m.stats()
     })
-    hooks?.onStageStart?.(info)
+    return hooks?.onStageStart?.(info)
   }
   const end = (result: StageResult) => {
     const now = mocks.map((m) => m.stats())
@@ -93,7 +93,7 @@ const withBackendLoad = (mocks: ReadonlyArray<MockBackend.MockBackend>, hooks: S
     )
     const withBackends = StageResult.make({ ...result, backends })
     stages.push(withBackends)
-    hooks?.onStageEnd?.(withBackends)
+    return hooks?.onStageEnd?.(withBackends)
   }
   return { stages, hooks: { onStageStart: start, onStageEnd: end } satisfies StageHooks }
 }

@@ -2,6 +2,7 @@ import * as hdr from "hdr-histogram-js"
 import { Either } from "effect"
 import { decodeHdrEither, HistogramCorrupt } from "../results/Hdr.ts"
 import { Summary } from "../results/Results.ts"
+import { round3 } from "./Round.ts"
 
 export { HistogramCorrupt }
 
@@ -35,7 +36,6 @@ export const decodeHistogramEither: (base64: string) => Either.Either<Histogram,
 /** Decodes `encodeHistogram`'s output; throws `HistogramCorrupt` (never anything else) when it is not one. */
 export const decodeHistogram = (base64: string): Histogram => Either.getOrThrowWith(decodeHdrEither(base64), (e) => e)
 
-const round3 = (x: number): number => Math.round(x * 1000) / 1000
 
 /** `hdr` was encoded from `h` just now: skip the Summary schema's decode-to-validate of it. */
 const TRUSTED = { disableValidation: true } as const
