@@ -43,7 +43,20 @@ export { MergeFailed, mergeRuns } from "./analysis/Merge.ts"
 export { CompareMismatch, compareRuns, type Comparison, type CompareRow } from "./analysis/Compare.ts"
 export { type CheckResult, evaluateExpr, type Expr, ExprInvalid, parseExpr } from "./analysis/Expr.ts"
 export { evaluateSlo, type SloEvaluation } from "./analysis/Slo.ts"
-export { runRamp, runStage, type LiveStage, type StageHooks, type StagePhase } from "./load/Stage.ts"
+export {
+  combineHooks,
+  type HookResult,
+  type LiveStage,
+  runRamp,
+  runStage,
+  SELF_HEALTH,
+  type StageHooks,
+  type StagePhase,
+  type StageSnapshot,
+  type StageStartInfo
+} from "./load/Stage.ts"
+export { checkOpenFiles, openFileLimit } from "./load/OpenFiles.ts"
+export { Timeline, TimelinePoint } from "./results/Timeline.ts"
 export { Api, DEFAULT_PROMPT, LoadOptions, RampOptions } from "./load/LoadOptions.ts"
 export type { ErrorClass } from "./load/ErrorClass.ts"
 export * as MockBackend from "./mock/MockBackend.ts"
@@ -53,8 +66,8 @@ export { runWithRouter, type WithRouterOptions, type WithRouterResult } from "./
 export * as RouterProcess from "./router/RouterProcess.ts"
 export { RouterOptions } from "./router/RouterOptions.ts"
 export * from "./router/RouterErrors.ts"
-export { writeResults } from "./results/WriteResults.ts"
+export { checkpointResults, checkWritable, ResultsSavedElsewhere, writeResults } from "./results/WriteResults.ts"
 export { formatErrors, formatTable } from "./report/Table.ts"
-export { decodeHistogram, encodeHistogram, makeHistogram } from "./stats/Histogram.ts"
+export { decodeHistogram, decodeHistogramEither, encodeHistogram, HistogramCorrupt, makeHistogram } from "./stats/Histogram.ts"
 export * from "./Errors.ts"
 export { TOOL, VERSION } from "./Version.ts"

@@ -8,7 +8,7 @@ import { levelsOf, type RunOptions, type ServeMock } from "../options/RunOptions
 import { progressReporter } from "../report/Progress.ts"
 import { formatBackends, formatErrors, formatOverhead, formatTable } from "../report/Table.ts"
 import type { RunResult } from "../results/Results.ts"
-import { checkWritable, writeResults } from "../results/WriteResults.ts"
+import { checkpointResults, checkWritable, writeResults } from "../results/WriteResults.ts"
 import { resultsJsonSchema } from "../run/ResultsSchema.ts"
 import { run } from "../run/Run.ts"
 import { TOOL, VERSION } from "../Version.ts"
@@ -69,6 +69,8 @@ const load = (options: RunOptions, output: Flags.Output) =>
     // Live progress on stderr when it is a terminal (never mixed into stdout or --json).
     const progress = yield* progressReporter({ stream: process.stderr, quiet: output.quiet, stages: levelsOf(options.shape).length })
     const result = yield* run(options, {
+      // Saved quietly after each stage, so a forced stop during teardown never loses them.
+      onCheckpoint: (partial) => (output.json === undefined ? Effect.void : checkpointResults(output.json, partial)),
       onStageStart: progress.onStageStart,
       onStageEnd: progress.onStageEnd,
       onInfo: progress.log,

@@ -27,6 +27,11 @@ class TimedOut extends Error {
 }
 const STOPPED = new Stopped("stage stopped")
 const TIMED_OUT = new TimedOut("request exceeded --timeout")
+/** The body is already known not to be a chat response: reading on would only cost time. */
+const NOT_CHAT = new Error("response is not a chat response")
+
+/** A buffered body larger than this is no chat completion; kept bodies of errors stop growing at it too. */
+export const MAX_BODY_BYTES = 16 * 1024 * 1024
 
 const decoder = new TextDecoder()
 
@@ -56,6 +61,7 @@ export class VirtualClient implements Dispatcher.DispatchHandler {
   private readonly parser: StreamParser
   private readonly parseBody: typeof parseOllamaBody
   private bodyChunks: Buffer[] = []
+  private bodyBytes = 0
   private gaps: number[] = []
   private gapCount = 0
   private prevContentAt = -1
@@ -121,6 +127,7 @@ export class VirtualClient implements Dispatcher.DispatchHandler {
     this.gapCount = 0
     this.prevContentAt = -1
     this.bodyChunks.length = 0
+    this.bodyBytes = 0
     this.parser.reset()
     this.busy = true
     const now = performance.now()
@@ -178,8 +185,18 @@ export class VirtualClient implements Dispatcher.DispatchHandler {
       controller.abort(TIMED_OUT)
       return
     }
-    if (this.status >= 200 && this.status < 300 && this.ctx.spec.stream) this.parser.feed(chunk, now)
-    else if (this.bodyChunks.length < 1024) this.bodyChunks.push(chunk)
+    const ok = this.status >= 200 && this.status < 300
+    if (ok && this.ctx.spec.stream) {
+      this.parser.feed(chunk, now)
+      if (this.parser.state.error === "malformed") controller.abort(NOT_CHAT)
+    } else if (this.bodyBytes + chunk.length <= MAX_BODY_BYTES) {
+      this.bodyChunks.push(chunk)
+      this.bodyBytes += chunk.length
+    } else if (ok) {
+      this.parser.state.fail("malformed", `a body of more than ${MAX_BODY_BYTES} bytes`)
+      controller.abort(NOT_CHAT)
+    }
+    // An error status: its first MAX_BODY_BYTES are enough for the sample; the rest is dropped.
   }
 
   onResponseEnd(): void {

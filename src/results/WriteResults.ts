@@ -1,6 +1,8 @@
+import type * as FileSystem from "@effect/platform/FileSystem"
+import type * as Path from "@effect/platform/Path"
 import { Data, Effect, Option } from "effect"
 import { ResultsWriteFailed } from "../Errors.ts"
-import { bothFailed, writeOrSave } from "./AtomicWrite.ts"
+import { bothFailed, writeFileAtomic, writeOrSave } from "./AtomicWrite.ts"
 import { encodeRunResult, type RunResult } from "./Results.ts"
 
 /** The results could not be written to the path given, so they were saved to `savedTo` (exit 1, nothing lost). */
@@ -31,4 +33,11 @@ export const writeResults = Effect.fn("nomyo-load/writeResults")(function* (path
 })
 
 /** Fails before a long run when the file cannot be written there: `InvalidOptions`, exit 2. */
+/**
+ * Writes `result` to `path` atomically, quietly, with no fallback and no failure: the
+ * checkpoint after each stage. The final write (writeResults) reports and falls back.
+ */
+export const checkpointResults = (path: string, result: RunResult): Effect.Effect<void, never, FileSystem.FileSystem | Path.Path> =>
+  writeFileAtomic(path, JSON.stringify(encodeRunResult(result), null, 2) + "\n").pipe(Effect.ignore)
+
 export { checkWritable } from "./AtomicWrite.ts"

@@ -7,7 +7,7 @@ import { findKnee } from "../analysis/Knee.ts"
 import { routerOverhead } from "../analysis/Overhead.ts"
 import { evaluateSlo, goodputSloOf, sloForResult } from "../analysis/Slo.ts"
 import type { PortInUse, ServerStartFailed, TargetUnreachable } from "../Errors.ts"
-import { runRamp, type StageHooks } from "../load/Stage.ts"
+import { type HookResult, runRamp, type StageHooks } from "../load/Stage.ts"
 import * as MockBackend from "../mock/MockBackend.ts"
 import type { MockOptions } from "../mock/MockOptions.ts"
 import { levelsOf, modeName, rampOf, type RunOptions } from "../options/RunOptions.ts"
@@ -34,6 +34,12 @@ export interface RunListeners<R = never> extends StageHooks {
    * `interrupted: true` and `error` saying why. Runs before the interruption or failure goes on.
    */
   readonly onPartial?: (result: RunResult) => Effect.Effect<void, never, R>
+  /**
+   * After every stage (an interrupted one too), before anything is torn down: what was
+   * measured so far, to save somewhere safe. A router's grace period or a second Ctrl-C can
+   * end the process before `onPartial` runs; a checkpoint has been written by then.
+   */
+  readonly onCheckpoint?: (result: RunResult) => Effect.Effect<void, never, R>
 }
 
 /** Assembles the RunResult the CLI prints and writes (knee, SLO, overhead, settings, environment). */
@@ -72,7 +78,18 @@ export const run = <R = never>(options: RunOptions, listeners: RunListeners<R> =
     const startedAt = new Date()
     const stages: Array<StageResult> = []
     let directStages: ReadonlyArray<StageResult> | undefined
-    const hooks = combineHooks(listeners, { onStageEnd: (r) => void stages.push(r) })
+    const context = yield* Effect.context<R>()
+    const checkpoint = (r: StageResult): HookResult => {
+      stages.push(r)
+      const save = listeners.onCheckpoint
+      if (save === undefined) return
+      const error = r.interrupted ? "interrupted" : undefined
+      return Effect.provide(
+        save(resultOf(options, startedAt, stages, { interrupted: r.interrupted, ...(error !== undefined ? { error } : {}) })),
+        context
+      )
+    }
+    const hooks = combineHooks(listeners, { onStageEnd: checkpoint })
     const info = listeners.onInfo ?? (() => {})
     const goodputSlo = options.slo !== undefined ? goodputSloOf(parseExprSync(options.slo)) : undefined
 

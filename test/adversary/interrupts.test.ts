@@ -224,7 +224,15 @@ const check = (o: Outcome) => {
   } else assert.strictEqual(o.code, 130, what)
   // One signal: the graceful path writes what was measured once a stage had started.
   if (o.stageStarted && o.sent === 1) assert.strictEqual(o.json, "ok", `partial results written; ${what}`)
+  // Two signals: the interrupted stage's checkpoint is written before the teardown starts, so
+  // a second signal that comes a moment later (the router's grace) cannot lose the results.
+  if (o.stageStarted && o.sent === 2 && o.trial.gapMs >= CHECKPOINT_MS) {
+    assert.strictEqual(o.json, "ok", `checkpoint written before the forced stop; ${what}`)
+  }
 }
+
+/** Time a first signal leaves for the interrupted stage to write its checkpoint, on a busy box. */
+const CHECKPOINT_MS = 500
 
 describe.concurrent(`random interrupts leave nothing behind (seed ${SEED})`, () => {
   beforeAll(calibrate, 240_000)
