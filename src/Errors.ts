@@ -2,7 +2,7 @@ import { Data } from "effect"
 
 /**
  * Fatal, user-actionable conditions. Per-request failures are never these: they are counted
- * by class in the stage results (see load/ErrorClass.ts).
+ * by class in the stage results (see domain/ErrorClass.ts).
  */
 
 export class InvalidOptions extends Data.TaggedError("InvalidOptions")<{

@@ -34,7 +34,7 @@ export {
   RunOptions,
   ServeMock
 } from "./options/RunOptions.ts"
-export { BOUNDS } from "./options/Bounds.ts"
+export { BOUNDS } from "./domain/Bounds.ts"
 export { redactCommand, redactUrl, settingsOf } from "./run/Settings.ts"
 export { resultsJsonSchema } from "./run/ResultsSchema.ts"
 export { findKnee, type Knee } from "./analysis/Knee.ts"
@@ -56,12 +56,13 @@ export {
   type StageStartInfo
 } from "./load/Stage.ts"
 export { checkOpenFiles, openFileLimit } from "./load/OpenFiles.ts"
-export { Timeline, TimelinePoint } from "./results/Timeline.ts"
-export { Api, DEFAULT_PROMPT, LoadOptions, RampOptions } from "./load/LoadOptions.ts"
-export type { ErrorClass } from "./load/ErrorClass.ts"
+export { Timeline, TimelinePoint } from "./domain/Timeline.ts"
+export { Api } from "./domain/Api.ts"
+export { DEFAULT_PROMPT, LoadOptions, RampOptions } from "./load/LoadOptions.ts"
+export type { ErrorClass } from "./domain/ErrorClass.ts"
 export * as MockBackend from "./mock/MockBackend.ts"
 export { MockOptions } from "./mock/MockOptions.ts"
-export { BackendLoad, Environment, RunResult, StageResult, Summary, decodeRunResult, encodeRunResult } from "./results/Results.ts"
+export { BackendLoad, Environment, RunResult, StageResult, Summary, decodeRunResult, encodeRunResult } from "./domain/Results.ts"
 export { runWithRouter, type WithRouterOptions, type WithRouterResult } from "./router/Orchestrate.ts"
 export * as RouterProcess from "./router/RouterProcess.ts"
 export { RouterOptions } from "./router/RouterOptions.ts"

@@ -1,5 +1,5 @@
 import { Data } from "effect"
-import type { RunResult, StageResult } from "../results/Results.ts"
+import type { RunResult, StageResult } from "../domain/Results.ts"
 import { type Better, formatValue, levelLabel, levelOf, lookupMetric } from "./Metrics.ts"
 
 /** The metrics `compare` checks, per stage. */

@@ -1,5 +1,5 @@
 import { Data, Either } from "effect"
-import type { StageResult } from "../results/Results.ts"
+import type { StageResult } from "../domain/Results.ts"
 import { lookupMetric, metricNames, type MetricDef } from "./Metrics.ts"
 
 /**

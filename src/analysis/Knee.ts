@@ -1,4 +1,4 @@
-import type { StageResult } from "../results/Results.ts"
+import type { StageResult } from "../domain/Results.ts"
 import { levelLabel, levelOf } from "./Metrics.ts"
 
 /** The knee of a ramp, shaped as `RunResult.knee`. */

@@ -1,6 +1,6 @@
 import { Data, Either, ParseResult, Schema } from "effect"
 import { routerOverhead } from "./Overhead.ts"
-import { encodeRunResult, RunResult, SelfHealth, StageResult, Summary } from "../results/Results.ts"
+import { encodeRunResult, RunResult, SelfHealth, StageResult, Summary } from "../domain/Results.ts"
 import { decodeHistogramEither, makeHistogram, summarize } from "../stats/Histogram.ts"
 import { findKnee } from "./Knee.ts"
 import { levelLabel, levelOf } from "./Metrics.ts"

@@ -1,4 +1,4 @@
-import type { StageResult, Summary } from "../results/Results.ts"
+import type { StageResult, Summary } from "../domain/Results.ts"
 
 /**
  * The metric vocabulary of `--slo`, `--assert` and `compare`: one name per number a stage

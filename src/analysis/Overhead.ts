@@ -1,4 +1,4 @@
-import type { RunResult, StageResult } from "../results/Results.ts"
+import type { RunResult, StageResult } from "../domain/Results.ts"
 import { levelOf } from "./Metrics.ts"
 import { round3 } from "../stats/Round.ts"
 

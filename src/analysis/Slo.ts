@@ -1,4 +1,4 @@
-import type { RunResult, StageResult } from "../results/Results.ts"
+import type { RunResult, StageResult } from "../domain/Results.ts"
 import type { GoodputSlo } from "../stats/Recorder.ts"
 import { type CheckResult, evaluateExpr, type Expr } from "./Expr.ts"
 import { formatValue, levelLabel, levelOf, lookupMetric } from "./Metrics.ts"

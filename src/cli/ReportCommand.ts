@@ -4,7 +4,7 @@ import * as Options from "@effect/cli/Options"
 import { Console, Data, Effect, Option } from "effect"
 import { renderHtml } from "../report/Html.ts"
 import { checkWritable, bothFailed, writeOrSave } from "../results/AtomicWrite.ts"
-import type { RunResult } from "../results/Results.ts"
+import type { RunResult } from "../domain/Results.ts"
 import { readResults } from "./AnalysisCommands.ts"
 
 /**

@@ -1,5 +1,5 @@
 import { Effect, type SubscriptionRef } from "effect"
-import type { StageResult } from "../results/Results.ts"
+import type { StageResult } from "../domain/Results.ts"
 import type { StageSnapshot } from "./Snapshot.ts"
 
 /** What a listener gets when a stage starts. */

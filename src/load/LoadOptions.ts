@@ -1,8 +1,7 @@
 import { Schema } from "effect"
-import { BOUNDS, Concurrency, HttpUrl, intIn, nonEmptyText, numberAbove, numberIn, Rate, safeInt } from "../options/Bounds.ts"
+import { Api } from "../domain/Api.ts"
+import { BOUNDS, Concurrency, HttpUrl, intIn, nonEmptyText, numberAbove, numberIn, Rate, safeInt } from "../domain/Bounds.ts"
 
-export const Api = Schema.Literal("ollama", "openai").annotations({ message: () => ({ message: "must be ollama or openai", override: true }) })
-export type Api = typeof Api.Type
 
 export const DEFAULT_PROMPT = "Say hello in one short sentence."
 
@@ -15,7 +14,7 @@ const GoodputThresholds = Schema.Struct({
 
 /**
  * One stage's load shape. Shared by the CLI and the library; defaults as MISSION.md, bounds as
- * options/Bounds.ts (the same rules the CLI applies to its flags).
+ * domain/Bounds.ts (the same rules the CLI applies to its flags).
  */
 export class LoadOptions extends Schema.Class<LoadOptions>("LoadOptions")({
   /** Base URL of the router (or any Ollama/OpenAI-compatible server). */

@@ -1,4 +1,4 @@
-import type { Api } from "./LoadOptions.ts"
+import type { Api } from "../domain/Api.ts"
 
 /** What every request of a stage sends: built once, shared by all virtual clients. */
 export interface RequestSpec {

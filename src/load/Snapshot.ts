@@ -1,4 +1,4 @@
-import type { TimelinePoint } from "../results/Timeline.ts"
+import type { TimelinePoint } from "../domain/Timeline.ts"
 
 export type StagePhase = "warmup" | "measure" | "drain" | "done"
 

@@ -1,6 +1,6 @@
 import { Duration, Effect, Exit, Fiber, FiberSet, Schedule } from "effect"
 import { type InvalidOptions, TargetUnreachable } from "../Errors.ts"
-import type { StageResult } from "../results/Results.ts"
+import type { StageResult } from "../domain/Results.ts"
 import { LoopMonitor } from "../stats/LoopMonitor.ts"
 import { Recorder } from "../stats/Recorder.ts"
 import { closedDriver } from "./ClosedDriver.ts"

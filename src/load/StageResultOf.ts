@@ -1,5 +1,5 @@
-import { SelfHealth, StageResult } from "../results/Results.ts"
-import type { TimelinePoint } from "../results/Timeline.ts"
+import { SelfHealth, StageResult } from "../domain/Results.ts"
+import type { TimelinePoint } from "../domain/Timeline.ts"
 import { summarize } from "../stats/Histogram.ts"
 import type { Recorder } from "../stats/Recorder.ts"
 import { round2, round3 } from "../stats/Round.ts"

@@ -1,7 +1,7 @@
 import { Effect } from "effect"
 import { Client, type Dispatcher } from "undici"
 import type { Recorder } from "../stats/Recorder.ts"
-import { classifyError, type ErrorClass, httpClass } from "./ErrorClass.ts"
+import { classifyError, type ErrorClass, httpClass } from "../domain/ErrorClass.ts"
 import { OllamaStreamParser, parseOllamaBody } from "./parse/OllamaStream.ts"
 import { OpenAiStreamParser, parseOpenAiBody } from "./parse/OpenAiStream.ts"
 import type { StreamParser } from "./parse/ParseState.ts"

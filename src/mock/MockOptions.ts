@@ -1,5 +1,5 @@
 import { Schema } from "effect"
-import { BOUNDS, intIn, numberIn, Port } from "../options/Bounds.ts"
+import { BOUNDS, intIn, numberIn, Port } from "../domain/Bounds.ts"
 
 const ModelName = Schema.String.pipe(
   Schema.filter((s) => (s.length > 0 && s.trim() === s) || "each model name must be non-empty, without leading or trailing spaces")

@@ -4,7 +4,7 @@ import { InvalidOptions } from "../Errors.ts"
 import { LoadOptions, RampOptions } from "../load/LoadOptions.ts"
 import { MockOptions } from "../mock/MockOptions.ts"
 import { RouterOptions } from "../router/RouterOptions.ts"
-import { BOUNDS, Concurrency, intIn, listOf, nonEmptyText, Rate } from "./Bounds.ts"
+import { BOUNDS, Concurrency, intIn, listOf, nonEmptyText, Rate } from "../domain/Bounds.ts"
 
 /**
  * Everything one run needs, as one Schema: the CLI assembles a record from its flags and decodes

@@ -1,6 +1,6 @@
 import * as hdr from "hdr-histogram-js"
-import type { RunResult, StageResult, Summary } from "../results/Results.ts"
-import type { TimelinePoint } from "../results/Timeline.ts"
+import type { RunResult, StageResult, Summary } from "../domain/Results.ts"
+import type { TimelinePoint } from "../domain/Timeline.ts"
 import { decodeHistogram } from "../stats/Histogram.ts"
 import { levelLabel, levelOf } from "../analysis/Metrics.ts"
 

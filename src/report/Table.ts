@@ -1,4 +1,4 @@
-import type { StageResult, Summary } from "../results/Results.ts"
+import type { StageResult, Summary } from "../domain/Results.ts"
 
 interface Column {
   readonly title: string

@@ -1,5 +1,5 @@
 import * as os from "node:os"
-import { Environment } from "./Results.ts"
+import { Environment } from "../domain/Results.ts"
 import { TOOL, VERSION } from "../Version.ts"
 
 /** Where a run happened. Under Deno, process.versions.node is Deno's Node-compat version, not a Node. */

@@ -3,7 +3,7 @@ import type * as Path from "@effect/platform/Path"
 import { Data, Effect, Option } from "effect"
 import { ResultsWriteFailed } from "../Errors.ts"
 import { bothFailed, writeFileAtomic, writeOrSave } from "./AtomicWrite.ts"
-import { encodeRunResult, type RunResult } from "./Results.ts"
+import { encodeRunResult, type RunResult } from "../domain/Results.ts"
 
 /** The results could not be written to the path given, so they were saved to `savedTo` (exit 1, nothing lost). */
 export class ResultsSavedElsewhere extends Data.TaggedError("ResultsSavedElsewhere")<{

@@ -1,5 +1,5 @@
 import { Schema } from "effect"
-import { BOUNDS, intIn, nonEmptyText, numberAbove, numberIn, Port } from "../options/Bounds.ts"
+import { BOUNDS, intIn, nonEmptyText, numberAbove, numberIn, Port } from "../domain/Bounds.ts"
 import { parseOverride } from "./RouterConfig.ts"
 
 const PositiveInt = Schema.Int.pipe(Schema.positive())

@@ -1,5 +1,5 @@
 import { JSONSchema } from "effect"
-import { RunResult } from "../results/Results.ts"
+import { RunResult } from "../domain/Results.ts"
 
 /**
  * The JSON Schema of the results file (`--json`), generated from the results Schema itself, so

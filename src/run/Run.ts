@@ -13,7 +13,7 @@ import type { MockOptions } from "../mock/MockOptions.ts"
 import { levelsOf, modeName, rampOf, type RunOptions } from "../options/RunOptions.ts"
 import { combineHooks } from "../report/Progress.ts"
 import { currentEnvironment } from "../results/Environment.ts"
-import { RunResult, type StageResult } from "../results/Results.ts"
+import { RunResult, type StageResult } from "../domain/Results.ts"
 import { runWithRouter, type WithRouterError } from "../router/Orchestrate.ts"
 import { settingsOf } from "./Settings.ts"
 

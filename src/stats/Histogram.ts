@@ -1,7 +1,7 @@
 import * as hdr from "hdr-histogram-js"
 import { Either } from "effect"
-import { decodeHdrEither, HistogramCorrupt } from "../results/Hdr.ts"
-import { Summary } from "../results/Results.ts"
+import { decodeHdrEither, HistogramCorrupt } from "../domain/Hdr.ts"
+import { Summary } from "../domain/Results.ts"
 import { round3 } from "./Round.ts"
 
 export { HistogramCorrupt }

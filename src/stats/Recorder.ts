@@ -1,4 +1,4 @@
-import type { ErrorClass } from "../load/ErrorClass.ts"
+import type { ErrorClass } from "../domain/ErrorClass.ts"
 import { type Histogram, makeHistogram, recordMs } from "./Histogram.ts"
 
 /** Per-request thresholds for goodput (ms); a request is good when ok and within all of them. */

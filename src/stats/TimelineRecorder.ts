@@ -1,4 +1,4 @@
-import { TimelinePoint } from "../results/Timeline.ts"
+import { TimelinePoint } from "../domain/Timeline.ts"
 import type { Recorder } from "./Recorder.ts"
 import { round2, round3 } from "./Round.ts"
 

@@ -4,7 +4,7 @@ import * as path from "node:path"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { Either, Schema } from "effect"
 import { mulberry32 } from "../../src/load/Arrivals.ts"
-import { RunResult } from "../../src/results/Results.ts"
+import { RunResult } from "../../src/domain/Results.ts"
 import { fakeRouterCmd, isTsxCache, linkTsxCache, makeSandbox, limiter, ROOT, spawnWatched, waitUntil } from "../router/helpers.ts"
 
 /**

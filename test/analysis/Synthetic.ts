@@ -3,7 +3,7 @@ import * as NodeContext from "@effect/platform-node/NodeContext"
 import { Console, Effect, Exit } from "effect"
 import { compareCommand, mergeCommand } from "../../src/cli/AnalysisCommands.ts"
 import { exitCode } from "../../src/cli/Exit.ts"
-import { Environment, RunResult, StageResult, Summary } from "../../src/results/Results.ts"
+import { Environment, RunResult, StageResult, Summary } from "../../src/domain/Results.ts"
 import { makeHistogram, recordMs, summarize } from "../../src/stats/Histogram.ts"
 
 /** A deterministic PRNG (Park–Miller), so synthetic data is the same every run. */

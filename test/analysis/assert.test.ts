@@ -8,7 +8,7 @@ import { afterAll } from "vitest"
 import { parseExprSync } from "../../src/analysis/Expr.ts"
 import { assertOption, checkAssertions, sloOption } from "../../src/cli/AnalysisCommands.ts"
 import { exitCode } from "../../src/cli/Exit.ts"
-import { encodeRunResult, type StageResult } from "../../src/results/Results.ts"
+import { encodeRunResult, type StageResult } from "../../src/domain/Results.ts"
 import { makeRun, makeStage, ramp, runAnalysisCli, summaryOf } from "./Synthetic.ts"
 
 const stages = ramp([

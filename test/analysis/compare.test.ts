@@ -5,7 +5,7 @@ import * as path from "node:path"
 import { afterAll } from "vitest"
 import { CompareMismatch, compareRuns, compareValue, formatComparison } from "../../src/analysis/Compare.ts"
 import { parseMaxRegress } from "../../src/cli/AnalysisCommands.ts"
-import { encodeRunResult, type RunResult } from "../../src/results/Results.ts"
+import { encodeRunResult, type RunResult } from "../../src/domain/Results.ts"
 import { makeRun, makeStage, ramp, runAnalysisCli } from "./Synthetic.ts"
 
 const base = makeRun(ramp([

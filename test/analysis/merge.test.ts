@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Either } from "effect"
 import { MergeFailed, mergeRuns, mergeRunsEither, mergeSummaries } from "../../src/analysis/Merge.ts"
-import { decodeRunResult, encodeRunResult, SelfHealth, StageResult, Summary } from "../../src/results/Results.ts"
+import { decodeRunResult, encodeRunResult, SelfHealth, StageResult, Summary } from "../../src/domain/Results.ts"
 import { decodeHistogram, makeHistogram, recordMs, summarize } from "../../src/stats/Histogram.ts"
 import { Effect } from "effect"
 import { makeRun, makeStage, prng, ramp, summaryOf } from "./Synthetic.ts"

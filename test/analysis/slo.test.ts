@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { parseExprSync } from "../../src/analysis/Expr.ts"
 import { evaluateSlo, goodputSloOf, sloForResult } from "../../src/analysis/Slo.ts"
-import { RunResult } from "../../src/results/Results.ts"
+import { RunResult } from "../../src/domain/Results.ts"
 import { makeRun, makeStage, ramp } from "./Synthetic.ts"
 
 describe("evaluateSlo", () => {

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import * as path from "node:path"
 import { Effect, Schema } from "effect"
-import { RunResult } from "../../src/results/Results.ts"
+import { RunResult } from "../../src/domain/Results.ts"
 import { collect, runCli, spawnCli, waitForLine } from "../support/Cli.ts"
 
 describe("end to end: --serve-mock in one process, drive mode in another", () => {

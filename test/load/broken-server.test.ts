@@ -7,10 +7,10 @@
 import { createServer } from "node:net"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import type { ErrorClass } from "../../src/load/ErrorClass.ts"
+import type { ErrorClass } from "../../src/domain/ErrorClass.ts"
 import { LoadOptions } from "../../src/load/LoadOptions.ts"
 import { runStage } from "../../src/load/Stage.ts"
-import type { StageResult } from "../../src/results/Results.ts"
+import type { StageResult } from "../../src/domain/Results.ts"
 import * as BrokenServer from "../support/BrokenServer.ts"
 import { type BrokenMode, TOKENS } from "../support/BrokenServer.ts"
 

@@ -10,7 +10,7 @@ import { LoadOptions } from "../../src/load/LoadOptions.ts"
 import { runStage, type StageSnapshot } from "../../src/load/Stage.ts"
 import * as MockBackend from "../../src/mock/MockBackend.ts"
 import { MockOptions } from "../../src/mock/MockOptions.ts"
-import type { StageResult } from "../../src/results/Results.ts"
+import type { StageResult } from "../../src/domain/Results.ts"
 import { eventually, latest } from "./Support.ts"
 
 const round2 = (x: number) => Math.round(x * 100) / 100

@@ -19,7 +19,7 @@ import { runRamp } from "../../src/load/Stage.ts"
 import * as MockBackend from "../../src/mock/MockBackend.ts"
 import { MockOptions } from "../../src/mock/MockOptions.ts"
 import { currentEnvironment } from "../../src/results/Environment.ts"
-import { BackendLoad, RunResult, StageResult } from "../../src/results/Results.ts"
+import { BackendLoad, RunResult, StageResult } from "../../src/domain/Results.ts"
 import { ROOT } from "../support/Cli.ts"
 
 // The few DOM names used inside page.evaluate (module-scoped: tsconfig has no DOM lib).

@@ -7,7 +7,7 @@ import { deflateSync } from "node:zlib"
 import { assert, describe, it } from "@effect/vitest"
 import { Either } from "effect"
 import * as hdr from "hdr-histogram-js"
-import { decodeHdrEither, HistogramCorrupt } from "../../src/results/Hdr.ts"
+import { decodeHdrEither, HistogramCorrupt } from "../../src/domain/Hdr.ts"
 import { decodeHistogram, encodeHistogram, makeHistogram, recordMs } from "../../src/stats/Histogram.ts"
 import { prng } from "../analysis/Synthetic.ts"
 

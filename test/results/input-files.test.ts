@@ -12,7 +12,7 @@ import * as path from "node:path"
 import { afterAll } from "vitest"
 import { compareCommand, mergeCommand } from "../../src/cli/AnalysisCommands.ts"
 import { reportCommand } from "../../src/cli/ReportCommand.ts"
-import { encodeRunResult } from "../../src/results/Results.ts"
+import { encodeRunResult } from "../../src/domain/Results.ts"
 import { makeRun, ramp, runAnalysisCli } from "../analysis/Synthetic.ts"
 import { runCli } from "../support/Cli.ts"
 

@@ -1,4 +1,4 @@
-import type { ErrorClass } from "../ErrorClass.ts"
+import type { ErrorClass } from "../../domain/ErrorClass.ts"
 import { MAX_LINE_BYTES } from "./LineReader.ts"
 
 /**

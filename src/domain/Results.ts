@@ -1,5 +1,5 @@
 import { Either, Schema } from "effect"
-import { Api } from "../load/LoadOptions.ts"
+import { Api } from "./Api.ts"
 import { decodeHdrEither } from "./Hdr.ts"
 import { Timeline } from "./Timeline.ts"
 
@@ -133,7 +133,7 @@ export class StageResult extends Schema.Class<StageResult>("StageResult")({
   selfHealth: Schema.optional(SelfHealth),
   /** Per built-in mock backend behind the router (`--mock-backend`), in the order of the router's endpoints. */
   backends: Schema.optional(Schema.Array(BackendLoad)),
-  /** The stage second by second (results/Timeline.ts). */
+  /** The stage second by second (domain/Timeline.ts). */
   timeline: Schema.optional(Timeline)
 }) {}
 
