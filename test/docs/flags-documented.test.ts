@@ -111,6 +111,11 @@ describe("the documentation", () => {
     assert.deepStrictEqual(repeated, [], "headings that appear more than once in README.md")
   })
 
+  it("shows examples/library.ts (the program a test runs against the CLI) verbatim as the README's library example", () => {
+    const example = readFileSync(path.join(ROOT, "examples", "library.ts"), "utf8").replace('"../src/index.ts"', '"nomyo-load"')
+    assert.include(readme(), "```ts\n" + example + "```", "README's library example differs from examples/library.ts")
+  })
+
   it("links only to files and headings that exist, from the README and every docs/*.md", () => {
     const broken = docFiles().flatMap(brokenLinks)
     assert.isAbove(linkTargets(readme()).filter(isRelative).length, 5, "the README links to its docs")
