@@ -52,7 +52,9 @@ describe("engine", () => {
       const mock = yield* MockBackend.make(MockOptions.make({ ttftMs: 0, tokens: 10, tokMs: 50 }))
       const heap0 = process.memoryUsage().heapUsed
       const { fiber, ended, snapshot } = yield* forkStage(
-        LoadOptions.make({ url: mock.url, rate: 1e8, maxInFlight, warmupSeconds: 0, durationSeconds: 30, timeoutSeconds: 10 })
+        // Past the Schema's bound (1e6 req/s) on purpose: the engine must survive what a caller
+        // that skips validation hands it.
+        LoadOptions.make({ url: mock.url, rate: 1e8, maxInFlight, warmupSeconds: 0, durationSeconds: 30, timeoutSeconds: 10 }, { disableValidation: true })
       )
       // Every second at 1e8 arrivals/s puts the schedule 1e8 arrivals behind: only a pointer may hold them.
       yield* eventually("a measured request ended", () => (snapshot()?.ok ?? 0) > 0, 15_000)
@@ -95,7 +97,8 @@ describe("engine", () => {
         const timer = setInterval(() => ticks++, 10)
         yield* Effect.addFinalizer(() => Effect.sync(() => clearInterval(timer)))
         const { fiber, ended } = yield* forkStage(
-          LoadOptions.make({ url: mock.url, concurrency: 2, warmupSeconds: 0, durationSeconds: 30, timeoutSeconds })
+          // 0.1 ms is below the Schema's 1 ms floor on purpose (validation skipped): the engine must not spin.
+          LoadOptions.make({ url: mock.url, concurrency: 2, warmupSeconds: 0, durationSeconds: 30, timeoutSeconds }, { disableValidation: true })
         )
         // A starved event loop never runs this interval (nor the poll in `eventually`).
         yield* eventually("20 ticks of a 10 ms interval", () => ticks >= 20)
