@@ -56,7 +56,8 @@ const emit = (result: RunResult, output: Flags.Output) =>
       output.report === undefined
         ? Effect.void
         : writeHtmlReport(output.report, result).pipe(Effect.zipRight(Console.error(`report written to ${output.report}`)))
-    const [jsonDone, htmlDone] = [yield* Effect.either(json), yield* Effect.either(html)]
+    const jsonDone = yield* Effect.either(json)
+    const htmlDone = yield* Effect.either(html)
     if (Either.isLeft(jsonDone)) return yield* Effect.fail(jsonDone.left)
     if (Either.isLeft(htmlDone)) return yield* Effect.fail(htmlDone.left)
   })

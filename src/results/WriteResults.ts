@@ -22,8 +22,7 @@ export class ResultsSavedElsewhere extends Data.TaggedError("ResultsSavedElsewhe
  * where (`ResultsSavedElsewhere`); `ResultsWriteFailed` only when that failed too.
  */
 export const writeResults = Effect.fn("nomyo-load/writeResults")(function* (path: string, result: RunResult) {
-  const text = JSON.stringify(encodeRunResult(result), null, 2) + "\n"
-  yield* writeOrSave(path, text).pipe(
+  yield* writeOrSave(path, resultsText(result)).pipe(
     Effect.mapError((f) =>
       Option.isSome(f.savedTo)
         ? new ResultsSavedElsewhere({ path, savedTo: f.savedTo.value, cause: f.cause })
@@ -32,12 +31,15 @@ export const writeResults = Effect.fn("nomyo-load/writeResults")(function* (path
   )
 })
 
-/** Fails before a long run when the file cannot be written there: `InvalidOptions`, exit 2. */
+/** The results file's text: the encoded run, indented, with a final newline. */
+const resultsText = (result: RunResult): string => JSON.stringify(encodeRunResult(result), null, 2) + "\n"
+
 /**
  * Writes `result` to `path` atomically, quietly, with no fallback and no failure: the
  * checkpoint after each stage. The final write (writeResults) reports and falls back.
  */
 export const checkpointResults = (path: string, result: RunResult): Effect.Effect<void, never, FileSystem.FileSystem | Path.Path> =>
-  writeFileAtomic(path, JSON.stringify(encodeRunResult(result), null, 2) + "\n").pipe(Effect.ignore)
+  writeFileAtomic(path, resultsText(result)).pipe(Effect.ignore)
 
+/** Fails before a long run when the file cannot be written there: `InvalidOptions`, exit 2. */
 export { checkWritable } from "./AtomicWrite.ts"
